@@ -1,0 +1,73 @@
+# The commands people type. `make help` lists them. Every target installs what it needs first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The one variable that names the model store everywhere (the CLI's default too).
+MODEL_STORE ?= file://$(CURDIR)/.models
+export MODEL_STORE
+MODEL_VERSION ?= latest
+# Where the fetched, verified model lives: what `make serve` serves and what the image bakes in.
+MODEL_DIR := build/model
+PORT ?= 8080
+APT_TOOLS := buildah podman debootstrap wrk
+
+.PHONY: help venv tools model serve test lint fmt image bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with the program's, the app's and the dev tools' pinned packages
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.venv-checkov/.installed: tools/checkov/requirements.txt
+	$(PYTHON) -m venv .venv-checkov  # checkov pins packaging<24, pulumi needs >=26: a venv of its own
+	.venv-checkov/bin/pip install -q --disable-pip-version-check -r tools/checkov/requirements.txt
+	touch $@
+
+tools: venv node_modules/.installed .venv-checkov/.installed ## everything the tests run: Azurite, checkov, buildah...
+	@missing=$$(for t in $(APT_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing with apt-get"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_TOOLS); \
+	fi
+
+model: venv ## fetch MODEL_VERSION from MODEL_STORE into build/model (publishing the reference model into an empty store)
+	@if ! $(PY) -m model list --json | $(PY) -c 'import json,sys; sys.exit(not any(v["complete"] for v in json.load(sys.stdin)))'; then \
+	  echo "$(MODEL_STORE) has no model yet: training and publishing the reference model"; \
+	  $(PY) -m model publish; \
+	fi
+	$(PY) -m model fetch --version $(MODEL_VERSION) --dest $(MODEL_DIR)
+
+serve: model ## serve the app with the model from MODEL_STORE on http://127.0.0.1:$(PORT)
+	@echo "serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	@echo "try:  curl -s http://127.0.0.1:$(PORT)/v1/predict -H 'content-type: application/json' \\"
+	@echo "        -d '{\"instances\": [[0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0]]}'"
+	MODEL_DIR=$(MODEL_DIR) HOST=127.0.0.1 PORT=$(PORT) $(PY) -m app
+
+test: tools ## the whole suite: model, app, image, Pulumi program, pipelines, policies (needs package registries, no Azure)
+	mkdir -p build
+	$(PY) -m pytest --junitxml=build/junit.xml --cov=model --cov=app --cov=infra --cov=policy \
+	  --cov-report=xml:build/coverage.xml --cov-report=term:skip-covered
+
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: venv ## ruff format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## remove build outputs and caches (keeps .venv, node_modules and the model store)
+	rm -rf build .pytest_cache .ruff_cache .hypothesis .coverage

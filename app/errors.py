@@ -1,0 +1,89 @@
+"""The app's error contract: every error is JSON `{"error": {"code", "message"}}`, never a traceback.
+
+| status | code                     | when                                                          |
+|--------|--------------------------|---------------------------------------------------------------|
+| 400    | invalid_json             | the body is not parseable JSON                                |
+| 422    | invalid_input            | well-formed but wrong (keys, shape, types, range, images)     |
+| 413    | too_large                | body over MAX_BODY_BYTES, or more inputs than MAX_BATCH       |
+| 415    | unsupported_media_type   | a content type other than JSON or multipart/form-data         |
+| 404    | not_found                | unknown route                                                 |
+| 405    | method_not_allowed       | known route, wrong method                                     |
+| 503    | not_ready                | the model is not loaded yet (readiness)                       |
+| 500    | internal_error           | a bug: logged with its traceback, answered without it         |
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_MAX_ECHOED_PATH = 200  # an unknown path is echoed in the message; a huge one is cut
+
+
+class ApiError(Exception):
+    """A client-facing error: raised anywhere in a request, answered as JSON by the handler below."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def invalid_input(message: str) -> ApiError:
+    return ApiError(422, "invalid_input", message)
+
+
+def too_large(message: str) -> ApiError:
+    return ApiError(413, "too_large", message)
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Compact JSON without Flask's key sorting: cheaper on the hot path, and the key order is ours."""
+    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def _http_error_message(exc: HTTPException, max_body_bytes: int) -> tuple[str, str]:
+    path = request.path if len(request.path) <= _MAX_ECHOED_PATH else request.path[:_MAX_ECHOED_PATH] + "..."
+    if exc.code == 404:
+        return "not_found", f"no route {path}; the routes are listed at GET /openapi.json"
+    if exc.code == 405:
+        allowed = ", ".join(sorted(m for m in (exc.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+        return "method_not_allowed", f"{request.method} is not allowed on {path}; use {allowed}"
+    if exc.code == 413:
+        return "too_large", f"the request body is over the limit of {max_body_bytes} bytes (MAX_BODY_BYTES)"
+    if exc.code == 415:
+        return "unsupported_media_type", exc.description or "unsupported content type"
+    # Anything else werkzeug raises (rare: a malformed request line, ...): its name as a code.
+    return re.sub(r"\W+", "_", (exc.name or "error").lower()).strip("_"), exc.description or ""
+
+
+def register_error_handlers(app: Flask, max_body_bytes: int) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code, message = _http_error_message(exc, max_body_bytes)
+        # Keep werkzeug's headers that matter to clients (405's Allow), drop its HTML content type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return error_response(exc.code or 500, code, message, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "internal server error; the server log has the details")

@@ -1,0 +1,20 @@
+"""Every policy of the pack, in one list. Import from here; never import policy/__main__.py (it starts a server).
+
+The package is imported as `policy.rules` by the tests and as `rules` by the running pack (the engine runs
+policy/__main__.py with policy/ on sys.path), so modules inside it import each other relatively.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import ResourceValidationPolicy
+
+from . import azure, devops, kubernetes, tags
+
+ALL_POLICIES: list[ResourceValidationPolicy] = [
+    *azure.POLICIES,
+    *tags.POLICIES,
+    *kubernetes.POLICIES,
+    *devops.POLICIES,
+]
+
+__all__ = ["ALL_POLICIES"]

@@ -1,0 +1,192 @@
+"""Azure (pulumi-azure-native v3): identity over keys, private storage, a locked-down AKS, explicit RBAC."""
+
+from __future__ import annotations
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+
+from .common import for_types, get_path, mandatory, show
+
+REGISTRY = "azure-native:containerregistry:Registry"
+STORAGE_ACCOUNT = "azure-native:storage:StorageAccount"
+BLOB_CONTAINER = "azure-native:storage:BlobContainer"
+MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+# azure-native's storage enum MinimumTlsVersion: TLS1_0, TLS1_1, TLS1_2, TLS1_3.
+ACCEPTED_TLS_VERSIONS = ("TLS1_2", "TLS1_3")
+# azure-native's authorization enum PrincipalType.
+PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
+
+
+def _require_exactly(
+    args: ResourceValidationArgs, report_violation: ReportViolation, kind: str, path: tuple[str, ...], wanted: bool
+) -> bool:
+    """Report unless the property at `path` is exactly `wanted`; an unset property is a violation too, because
+    Azure's default for it has changed between API versions and the stack must not depend on which one runs."""
+    found = get_path(args.props, *path)
+    if found is wanted:
+        return True
+    report_violation(f"{kind} '{args.name}': {'.'.join(path)} must be {show(wanted)}, found {show(found)}.", None)
+    return False
+
+
+@for_types(REGISTRY)
+def validate_acr_admin_user_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "Container registry", ("adminUserEnabled",), False)
+
+
+@for_types(STORAGE_ACCOUNT)
+def validate_storage_https_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "Storage account", ("enableHttpsTrafficOnly",), True)
+
+
+@for_types(STORAGE_ACCOUNT)
+def validate_storage_min_tls(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    found = get_path(args.props, "minimumTlsVersion")
+    if found not in ACCEPTED_TLS_VERSIONS:
+        report_violation(
+            f"Storage account '{args.name}': minimumTlsVersion must be \"TLS1_2\" or later, found {show(found)}.",
+            None,
+        )
+
+
+@for_types(STORAGE_ACCOUNT)
+def validate_storage_no_public_blob_access(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "Storage account", ("allowBlobPublicAccess",), False)
+
+
+@for_types(STORAGE_ACCOUNT)
+def validate_storage_shared_key_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "Storage account", ("allowSharedKeyAccess",), False)
+
+
+@for_types(BLOB_CONTAINER)
+def validate_blob_container_private(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    # Unlike the account settings, a container's default has always been private ("None").
+    found = get_path(args.props, "publicAccess")
+    if found not in (None, "None"):
+        report_violation(
+            f'Blob container \'{args.name}\': publicAccess must be "None" or unset, found {show(found)}.', None
+        )
+
+
+@for_types(MANAGED_CLUSTER)
+def validate_aks_rbac(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "AKS cluster", ("enableRBAC",), True)
+
+
+@for_types(MANAGED_CLUSTER)
+def validate_aks_entra_id(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "AKS cluster", ("aadProfile", "managed"), True)
+    _require_exactly(args, report_violation, "AKS cluster", ("aadProfile", "enableAzureRBAC"), True)
+
+
+@for_types(MANAGED_CLUSTER)
+def validate_aks_oidc_issuer(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "AKS cluster", ("oidcIssuerProfile", "enabled"), True)
+
+
+@for_types(MANAGED_CLUSTER)
+def validate_aks_workload_identity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "AKS cluster", ("securityProfile", "workloadIdentity", "enabled"), True)
+
+
+@for_types(MANAGED_CLUSTER)
+def validate_aks_local_accounts_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    _require_exactly(args, report_violation, "AKS cluster", ("disableLocalAccounts",), True)
+
+
+@for_types(ROLE_ASSIGNMENT)
+def validate_role_assignment_principal_type(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    found = get_path(args.props, "principalType")
+    if found not in PRINCIPAL_TYPES:
+        report_violation(
+            f"Role assignment '{args.name}': principalType must be one of {', '.join(PRINCIPAL_TYPES)}, "
+            f"found {show(found)}.",
+            None,
+        )
+
+
+POLICIES: list[ResourceValidationPolicy] = [
+    mandatory(
+        "acr-admin-user-disabled",
+        "Container registries have the admin user disabled.",
+        validate_acr_admin_user_disabled,
+        "Set admin_user_enabled=False; push with an Entra token (AcrPush) and pull with the kubelet identity "
+        "(AcrPull).",
+        Severity.CRITICAL,
+    ),
+    mandatory(
+        "storage-https-only",
+        "Storage accounts accept HTTPS traffic only.",
+        validate_storage_https_only,
+        "Set enable_https_traffic_only=True on the storage account.",
+    ),
+    mandatory(
+        "storage-min-tls-1-2",
+        "Storage accounts require TLS 1.2 or later.",
+        validate_storage_min_tls,
+        'Set minimum_tls_version="TLS1_2" on the storage account.',
+    ),
+    mandatory(
+        "storage-no-public-blob-access",
+        "Storage accounts forbid anonymous public access to blobs.",
+        validate_storage_no_public_blob_access,
+        "Set allow_blob_public_access=False on the storage account.",
+        Severity.CRITICAL,
+    ),
+    mandatory(
+        "storage-shared-key-access-disabled",
+        "Storage accounts refuse account-key (shared key) authorization; identities use Entra ID and RBAC.",
+        validate_storage_shared_key_disabled,
+        "Set allow_shared_key_access=False and grant Storage Blob Data roles to the identities that need them.",
+        Severity.CRITICAL,
+    ),
+    mandatory(
+        "blob-container-private",
+        "Blob containers are private.",
+        validate_blob_container_private,
+        'Leave public_access unset or set it to "None".',
+        Severity.CRITICAL,
+    ),
+    mandatory(
+        "aks-rbac-enabled",
+        "AKS clusters have Kubernetes RBAC enabled.",
+        validate_aks_rbac,
+        "Set enable_rbac=True on the managed cluster.",
+    ),
+    mandatory(
+        "aks-entra-id-azure-rbac",
+        "AKS clusters authenticate with Entra ID (AKS-managed) and authorize with Azure RBAC.",
+        validate_aks_entra_id,
+        "Set aad_profile=ManagedClusterAADProfileArgs(managed=True, enable_azure_rbac=True).",
+    ),
+    mandatory(
+        "aks-oidc-issuer-enabled",
+        "AKS clusters have the OIDC issuer enabled (needed by workload identity federation).",
+        validate_aks_oidc_issuer,
+        "Set oidc_issuer_profile=ManagedClusterOIDCIssuerProfileArgs(enabled=True).",
+    ),
+    mandatory(
+        "aks-workload-identity-enabled",
+        "AKS clusters have workload identity enabled, so pods reach Azure without secrets.",
+        validate_aks_workload_identity,
+        "Set security_profile.workload_identity.enabled=True on the managed cluster.",
+    ),
+    mandatory(
+        "aks-local-accounts-disabled",
+        "AKS clusters have local accounts disabled, so every access goes through Entra ID.",
+        validate_aks_local_accounts_disabled,
+        "Set disable_local_accounts=True on the managed cluster.",
+        Severity.CRITICAL,
+    ),
+    mandatory(
+        "role-assignment-explicit-principal-type",
+        "Role assignments state their principal type, so Azure does not look the principal up (which fails "
+        "for a freshly created identity) and a service principal is never assigned as a User.",
+        validate_role_assignment_principal_type,
+        'Pass principal_type="ServicePrincipal" for managed identities and service principals, "User" or '
+        '"Group" for people.',
+        Severity.MEDIUM,
+    ),
+]

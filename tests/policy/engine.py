@@ -1,0 +1,152 @@
+"""Drive the policy pack the way the Pulumi engine does, without the Pulumi CLI.
+
+Two levels, both on pulumi_policy's real code:
+- `run_policy`: one policy's validator, given a ResourceValidationArgs built as the analyzer builds it
+  (properties through a protobuf Struct, so numbers arrive as floats; then pulumi_policy's own
+  deserialize_properties and unknown_checking_proxy) and a report_violation collector.
+- `PackServer`: the real pack (`python -m pulumi.policy <engine> policy`, what the engine's
+  pulumi-analyzer-policy-python shim runs) in a subprocess, spoken to over gRPC like the engine does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import unknown_checking_proxy
+
+REPO = Path(__file__).resolve().parents[2]
+POLICY_PACK_DIR = REPO / "policy"
+PROJECT = "aiapp"
+
+
+def urn(resource_type: str, name: str, stack: str = "test") -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::{resource_type}::{name}"
+
+
+def to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    """Resource properties as the engine sends them to an analyzer (a protobuf Struct)."""
+    struct = struct_pb2.Struct()
+    try:
+        struct.update(props)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"properties are not plain JSON-like values ({exc}): {props!r}") from exc
+    return struct
+
+
+def as_engine_sees(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a policy's `args.props` is for these inputs: exactly the analyzer's own decoding."""
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(to_struct(props))))
+
+
+def run_policy(
+    policy: ResourceValidationPolicy, resource_type: str, props: Mapping[str, Any], name: str = "subject"
+) -> list[str]:
+    """The violation messages one policy reports for one resource (empty when it complies)."""
+    options = PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+    )
+    args = ResourceValidationArgs(resource_type, as_engine_sees(props), urn(resource_type, name), name, options, None)
+    messages: list[str] = []
+
+    def report_violation(message: str, urn: str | None = None) -> None:
+        messages.append(message)
+
+    result = policy.validate(args, report_violation)
+    assert result is None, f"{policy.name} returned an awaitable: the pack's validators are synchronous"
+    return messages
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    policy: str
+    message: str
+    enforcement: str  # "MANDATORY", "ADVISORY", ...
+    urn: str
+
+
+class PackServer:
+    """The real policy pack process and a gRPC client to it, as the engine holds them."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process = process
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    def info(self) -> analyzer_pb2.AnalyzerInfo:
+        return self.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+
+    def analyze(
+        self, resource_type: str, props: Mapping[str, Any], name: str, stack: str = "test"
+    ) -> list[Diagnostic]:
+        request = analyzer_pb2.AnalyzeRequest(
+            type=resource_type,
+            properties=to_struct(props),
+            urn=urn(resource_type, name, stack),
+            name=name,
+            options=analyzer_pb2.AnalyzerResourceOptions(),
+        )
+        response = self.stub.Analyze(request, timeout=60)
+        return [
+            Diagnostic(
+                policy=d.policyName,
+                message=d.message,
+                enforcement=plugin_pb2.EnforcementLevel.Name(d.enforcementLevel)
+                if hasattr(plugin_pb2, "EnforcementLevel")
+                else analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
+                urn=d.urn or request.urn,
+            )
+            for d in response.diagnostics
+        ]
+
+    def close(self) -> None:
+        self.channel.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def pack_server(start_timeout: float = 60) -> Iterator[PackServer]:
+    """Start policy/ as the engine does and yield a client; the process is stopped afterwards."""
+    # The first argument is the engine's address; the pack only logs through it on a crash.
+    command = [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(POLICY_PACK_DIR)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    ready, _, _ = select.select([process.stdout], [], [], start_timeout)
+    line = process.stdout.readline().decode().strip() if ready else ""
+    if not line.isdigit():
+        process.kill()
+        _, stderr = process.communicate(timeout=10)
+        raise RuntimeError(
+            f"the policy pack did not start (expected its port on stdout, got {line!r}):\n{stderr.decode()}"
+        )
+    server = PackServer(process, int(line))
+    try:
+        yield server
+    finally:
+        server.close()
