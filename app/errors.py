@@ -45,7 +45,9 @@ def too_large(message: str) -> ApiError:
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Compact JSON without Flask's key sorting: cheaper on the hot path, and the key order is ours."""
-    response = Response(json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json")
+    response = Response(
+        json.dumps(payload, separators=(",", ":")), status=status, mimetype="application/json"
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     if headers:
         response.headers.update(headers)

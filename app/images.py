@@ -26,9 +26,11 @@ class ImageRejected(ValueError):
 
 
 def digit_features(data: bytes, max_pixels: int) -> np.ndarray:
-    """The 64 float32 features (0..16) of one image; raises ImageRejected with a reason a client can act on."""
+    """The 64 float32 features (0..16) of one image; raises ImageRejected with a reason to act on."""
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError:  # Pillow's own cap (far above ours) tripped while reading the header
+        raise ImageRejected(f"has more than {max_pixels} pixels (MAX_IMAGE_PIXELS); scale it down") from None
     except Exception:  # Pillow signals an unknown or broken header with several exception types
         raise ImageRejected("is not a PNG or JPEG image") from None
     with image:
@@ -57,9 +59,9 @@ def _fit(size: tuple[int, int]) -> tuple[int, int]:
 
 def _grayscale(image: Image.Image) -> Image.Image:
     if image.mode in _SIXTEEN_BIT_MODES:
-        # Pillow's I;16 -> L conversion clips at 255 instead of scaling: scale 0..65535 down ourselves.
-        pixels = np.clip(np.asarray(image, dtype=np.float32) / 257.0, 0, 255)
-        return Image.fromarray(pixels.astype(np.uint8), mode="L")
+        # Pillow's I;16 -> L conversion clips at 255 instead of scaling: scale 0..65535 to 0..255 ourselves,
+        # as 32-bit float pixels (mode F) so that no precision is lost before the area averaging.
+        return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) / 257.0, 0.0, 255.0))
     if image.mode in _TRANSPARENT_MODES or "transparency" in image.info:
         # Transparent areas are paper: a drawing canvas exports dark strokes on a transparent background.
         paper = Image.new("RGBA", image.size, (255, 255, 255, 255))

@@ -47,12 +47,17 @@ class DigitModel:
         if sha256_of(model_bytes) != manifest.sha256:
             raise IntegrityError(f"{model_path} changed while it was being loaded; fetch the model again")
         try:
-            session = ort.InferenceSession(model_bytes, _session_options(), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own pybind exception types (Fail, InvalidProtobuf, ...)
+            session = ort.InferenceSession(
+                model_bytes, _session_options(), providers=["CPUExecutionProvider"]
+            )
+        # onnxruntime raises its own pybind exception types (Fail, InvalidProtobuf, ...), no common base.
+        except Exception as exc:
             raise IntegrityError(f"{model_path} is not a model onnxruntime can load: {exc}") from None
         problems = spec_problems(describe(session.get_inputs()), describe(session.get_outputs()))
         if problems:
-            raise IntegrityError(f"{model_path} has an interface the app does not serve: {'; '.join(problems)}")
+            raise IntegrityError(
+                f"{model_path} has an interface the app does not serve: {'; '.join(problems)}"
+            )
         model = cls(manifest, session)
         model.predict(np.zeros((1, FEATURES), dtype=np.float32))  # warm-up: the first run allocates
         return model

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -24,22 +26,56 @@ from app.inference import FEATURES
 JSON_KEYS = ("instances", "images")
 _NUMBER_TYPES = frozenset({int, float})  # exact types: JSON booleans (bool subclasses int) are not numbers
 _DATA_URL = re.compile(r"data:image/(?:png|jpeg);base64,", re.IGNORECASE)
-_JSON_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
-def parse_predict_request(request: Request, max_batch: int, max_image_pixels: int) -> np.ndarray:
+def parse_predict_request(
+    request: Request, max_batch: int, max_image_pixels: int, max_body_bytes: int
+) -> np.ndarray:
     mimetype = request.mimetype
     if mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json")):
+        _buffer_streamed_body(request, max_body_bytes)
         return _parse_json_body(request.get_data(cache=False), max_batch, max_image_pixels)
     if mimetype == "multipart/form-data":
+        _buffer_streamed_body(request, max_body_bytes)
         return _parse_multipart(request, max_batch, max_image_pixels)
     shown = mimetype or "none"
     raise ApiError(
         415,
         "unsupported_media_type",
-        f"content type {shown!r} is not supported; send application/json ({{\"instances\": ...}} or "
+        f'content type {shown!r} is not supported; send application/json ({{"instances": ...}} or '
         '{"images": ...}) or multipart/form-data with file fields named "image"',
     )
+
+
+def _buffer_streamed_body(request: Request, max_body_bytes: int) -> None:
+    """A body without Content-Length (chunked transfer encoding), read into memory up to the limit.
+
+    With a Content-Length werkzeug refuses an oversized body (413) before reading it. Without one, it stops
+    reading at MAX_CONTENT_LENGTH *silently*: the app would parse a truncated body and answer a misleading
+    400 or 422. So such a body is read here, one byte past the limit to tell "at" from "over", and handed
+    back to werkzeug as a body of known length. Must run before anything touches request.stream.
+    """
+    environ = request.environ
+    if request.content_length is not None or "wsgi.input_terminated" not in environ:
+        return  # a known length; or a server that does not de-chunk, where werkzeug reads nothing (safe)
+    stream, chunks, size = environ["wsgi.input"], [], 0
+    while size <= max_body_bytes:
+        chunk = stream.read(min(65536, max_body_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > max_body_bytes:
+        raise too_large(f"the request body is over the limit of {max_body_bytes} bytes (MAX_BODY_BYTES)")
+    body = b"".join(chunks)
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
 
 
 def _parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.ndarray:
@@ -50,7 +86,9 @@ def _parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.n
     except RecursionError:
         raise ApiError(400, "invalid_json", "the body is JSON nested too deeply to parse") from None
     if not isinstance(payload, dict):
-        raise invalid_input(f'the body must be a JSON object with "instances" or "images", not {_kind(payload)}')
+        raise invalid_input(
+            f'the body must be a JSON object with "instances" or "images", not {_kind(payload)}'
+        )
     present = [key for key in JSON_KEYS if key in payload]
     unknown = sorted(key for key in payload if key not in JSON_KEYS)
     if unknown:
@@ -65,12 +103,16 @@ def _parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.n
 
 def instances_to_array(instances: Any, max_batch: int) -> np.ndarray:
     if not isinstance(instances, list):
-        raise invalid_input(f'"instances" must be an array of rows of {FEATURES} numbers, not {_kind(instances)}')
+        raise invalid_input(
+            f'"instances" must be an array of rows of {FEATURES} numbers, not {_kind(instances)}'
+        )
     _check_count(len(instances), max_batch, "instances")
     for i, row in enumerate(instances):
         if type(row) is not list or len(row) != FEATURES:
             got = f"{len(row)} elements" if type(row) is list else _kind(row)
-            raise invalid_input(f"instances[{i}] must be an array of {FEATURES} numbers (an 8x8 digit), got {got}")
+            raise invalid_input(
+                f"instances[{i}] must be an array of {FEATURES} numbers (an 8x8 digit), got {got}"
+            )
         if not _NUMBER_TYPES.issuperset(map(type, row)):
             j = next(j for j, value in enumerate(row) if type(value) not in _NUMBER_TYPES)
             raise invalid_input(f"instances[{i}][{j}] is {_kind(row[j])}, not a number")
@@ -82,15 +124,17 @@ def instances_to_array(instances: Any, max_batch: int) -> np.ndarray:
     bad = ~((values >= 0.0) & (values <= 16.0))
     if bad.any():
         i, j = (int(k) for k in np.argwhere(bad)[0])
-        value = values[i, j]
-        what = "not a finite number" if not np.isfinite(value) else "outside 0..16"
+        value = float(values[i, j])
+        what = "not a finite number" if not math.isfinite(value) else "outside 0..16"
         raise invalid_input(f"instances[{i}][{j}] = {value!r} is {what}; values are 0..16 (ink 16, paper 0)")
     return values.astype(np.float32)
 
 
 def _decode_base64_images(images: Any, max_batch: int) -> list[bytes]:
     if not isinstance(images, list):
-        raise invalid_input(f'"images" must be an array of base64-encoded PNG or JPEG strings, not {_kind(images)}')
+        raise invalid_input(
+            f'"images" must be an array of base64-encoded PNG or JPEG strings, not {_kind(images)}'
+        )
     _check_count(len(images), max_batch, "images")
     decoded = []
     for i, text in enumerate(images):
@@ -114,7 +158,9 @@ def _parse_multipart(request: Request, max_batch: int, max_image_pixels: int) ->
         raise invalid_input(f"form field {name!r} is not a file field named 'image'{hint}")
     unknown = sorted(name for name in files if name != "image")
     if unknown:
-        raise invalid_input(f"unknown file field(s) {', '.join(map(repr, unknown))}; name each file field 'image'")
+        raise invalid_input(
+            f"unknown file field(s) {', '.join(map(repr, unknown))}; name each file field 'image'"
+        )
     uploads = files.getlist("image")
     if not uploads:
         raise invalid_input("no file field named 'image' in the form (curl -F \"image=@digit.png\")")
@@ -136,7 +182,9 @@ def _check_count(count: int, max_batch: int, what: str) -> None:
     if count == 0:
         raise invalid_input(f"{what} is empty; send 1 to {max_batch} inputs")
     if count > max_batch:
-        raise too_large(f"{count} {what} is more than the batch limit of {max_batch} (MAX_BATCH); split the request")
+        raise too_large(
+            f"{count} {what} is more than the batch limit of {max_batch} (MAX_BATCH); split the request"
+        )
 
 
 def _kind(value: Any) -> str:

@@ -8,13 +8,9 @@ In a single process (tests, a debugger) the app's own registry is the source.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "<unmatched>"  # every 404 path in one series: paths are client input, routes are not
 # The predict path answers in about a millisecond; the buckets resolve that and still see slow image batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -37,7 +33,10 @@ class AppMetrics:
             registry=self.registry,
         )
         self.predictions = Counter(
-            "model_predictions_total", "Predictions returned, by predicted label", ["label"], registry=self.registry
+            "model_predictions_total",
+            "Predictions returned, by predicted label",
+            ["label"],
+            registry=self.registry,
         )
         # Children are cached: .labels() hashes and locks on every call, the hot path should not.
         self._by_label = [self.predictions.labels(str(label)) for label in range(classes)]
@@ -66,15 +65,3 @@ class AppMetrics:
         else:  # a model with other class labels than 0..9 still gets counted, on the slow path
             for label in labels.tolist():
                 self.predictions.labels(str(label)).inc()
-
-
-def exposition_registry(app_registry: CollectorRegistry | None = None) -> CollectorRegistry:
-    """What the metrics port serves: the workers' files in multiprocess mode, else the app's own registry."""
-    directory = os.environ.get(MULTIPROC_ENV)
-    if directory:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=directory)
-        return registry
-    if app_registry is None:
-        raise RuntimeError(f"{MULTIPROC_ENV} is not set and no app registry was given")
-    return app_registry

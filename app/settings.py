@@ -19,6 +19,8 @@ DEFAULT_MODEL_DIR = REPO_ROOT / "build" / "model"
 SERVER_NAMES = ("granian", "gunicorn-sync", "gunicorn-gthread")
 DEFAULT_SERVER = "granian"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# Below Pillow's own decompression-bomb warning threshold (89 Mpx): our cap is the one that speaks.
+MAX_IMAGE_PIXELS_CEILING = 1 << 26
 
 
 class SettingsError(ValueError):
@@ -49,7 +51,11 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("HOST", "0.0.0.0", "address the app and metrics ports bind to"),
     ("PORT", "8080", "the app's HTTP port"),
     ("METRICS_PORT", "9090", "Prometheus /metrics port (must differ from PORT)"),
-    ("WORKERS", "CPUs available", "server worker processes (default: CPUs in the affinity mask and cgroup quota)"),
+    (
+        "WORKERS",
+        "CPUs available",
+        "server worker processes (default: CPUs in the affinity mask and cgroup quota)",
+    ),
     ("THREADS", "1", "request threads per worker (granian blocking threads, gunicorn-gthread threads)"),
     ("SERVER", DEFAULT_SERVER, f"WSGI server: {', '.join(SERVER_NAMES)}"),
     ("MAX_BATCH", "64", "most inputs (instances or images) in one /v1/predict request"),
@@ -87,7 +93,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         server=_choice(env, "SERVER", DEFAULT_SERVER, SERVER_NAMES),
         max_batch=_int(env, "MAX_BATCH", 64, 1, 100_000),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024**3),
-        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 2048 * 2048, 64, 1 << 28),
+        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 2048 * 2048, 64, MAX_IMAGE_PIXELS_CEILING),
         app_version=_text(env, "APP_VERSION", "dev"),
         git_commit=_text(env, "GIT_COMMIT", "unknown"),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
@@ -128,7 +134,9 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     try:
         number = int(value)
     except ValueError:
-        raise SettingsError(f"{name}={value!r} is not an integer; set {name} to an integer {low}..{high}") from None
+        raise SettingsError(
+            f"{name}={value!r} is not an integer; set {name} to an integer {low}..{high}"
+        ) from None
     if not low <= number <= high:
         raise SettingsError(f"{name}={number} is out of range; set {name} to an integer {low}..{high}")
     return number

@@ -20,7 +20,14 @@ ENVIRONMENTS = ("dev", "test", "staging", "prod")
 ENV_SHORT = {"dev": "dev", "test": "tst", "staging": "stg", "prod": "prd"}
 PRINCIPAL_TYPES = ("User", "ServicePrincipal")
 ACR_SKUS = ("Basic", "Standard", "Premium")
-STORAGE_SKUS = ("Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS")
+STORAGE_SKUS = (
+    "Standard_LRS",
+    "Standard_ZRS",
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
+)
 AKS_TIERS = ("Free", "Standard", "Premium")
 MODEL_SOURCES = ("store", "reference")
 ZONES = ("1", "2", "3")
@@ -70,10 +77,11 @@ class StackSettings:
 class DeployerSettings:
     """The identity that runs `pulumi up`: it pushes the image, reads the model store, deploys to AKS.
 
-    object_id None means "the identity Pulumi is logged in as" (resolved at run time)."""
+    object_id None means "the identity Pulumi is logged in as"; principal_type None means "tell from the
+    login" (both resolved at run time, by `infra.identity.current_context`)."""
 
     object_id: str | None
-    principal_type: str
+    principal_type: str | None
 
 
 @dataclass(frozen=True)
@@ -156,8 +164,15 @@ class _Reader:
             f"{NAMESPACE}:{key}: {problem}; set it with `pulumi config set {NAMESPACE}:{key} {example}`"
         )
 
-    def text(self, key: str, default: str | None, *, pattern: re.Pattern[str] | None = None, what: str = "",
-             example: str = "VALUE") -> str | None:
+    def text(
+        self,
+        key: str,
+        default: str | None,
+        *,
+        pattern: re.Pattern[str] | None = None,
+        what: str = "",
+        example: str = "VALUE",
+    ) -> str | None:
         value = self._raw(key)
         if value is None or value == "":
             return default
@@ -197,7 +212,9 @@ class _Reader:
             return default
         return number
 
-    def structured(self, key: str, default: T, check: Callable[[Any], T | None], what: str, example: str) -> T:
+    def structured(
+        self, key: str, default: T, check: Callable[[Any], T | None], what: str, example: str
+    ) -> T:
         value = self._raw(key)
         if value is None or value == "":
             return default
@@ -216,8 +233,10 @@ class _Reader:
 def _tags(value: Any) -> dict[str, str] | None:
     if not isinstance(value, dict):
         return None
-    if not all(isinstance(k, str) and _TAG_KEY.match(k) and isinstance(v, str) and len(v) <= 256
-               for k, v in value.items()):
+    if not all(
+        isinstance(k, str) and _TAG_KEY.match(k) and isinstance(v, str) and len(v) <= 256
+        for k, v in value.items()
+    ):
         return None
     return dict(value)
 
@@ -245,41 +264,81 @@ def _mebibytes(memory: str) -> float:
 
 
 def _load_stack(r: _Reader, stack_name: str) -> StackSettings:
-    location = r.text("location", "westeurope", pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"),
-                      what="an Azure region name such as westeurope", example="westeurope")
-    prefix = r.text("namePrefix", NAMESPACE, pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
-                    what="2 to 8 lowercase letters or digits, starting with a letter", example="aiapp")
+    location = r.text(
+        "location",
+        "westeurope",
+        pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"),
+        what="an Azure region name such as westeurope",
+        example="westeurope",
+    )
+    prefix = r.text(
+        "namePrefix",
+        NAMESPACE,
+        pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
+        what="2 to 8 lowercase letters or digits, starting with a letter",
+        example="aiapp",
+    )
     default_env = stack_name if stack_name in ENVIRONMENTS else None
     environment = r.text("environment", default_env)
     if environment is None:
-        r._fail("environment", f"is not set and the stack name {stack_name!r} is not one of the allowed values "
-                f"{', '.join(ENVIRONMENTS)}", "dev")
+        r._fail(
+            "environment",
+            f"is not set and the stack name {stack_name!r} is not one of the allowed values "
+            f"{', '.join(ENVIRONMENTS)}",
+            "dev",
+        )
         environment = "dev"
     elif environment not in ENVIRONMENTS:
-        r._fail("environment", f"{environment!r} is not one of the allowed values {', '.join(ENVIRONMENTS)}", "dev")
+        r._fail(
+            "environment",
+            f"{environment!r} is not one of the allowed values {', '.join(ENVIRONMENTS)}",
+            "dev",
+        )
         environment = "dev"
-    owner = r.required("owner", "the team or person responsible, recorded as the `owner` tag", "team-ai@example.com")
-    extra = r.structured("tags", {}, _tags, "a JSON object of string tags", "--path 'tags.costCenter' 1234")
+    owner = r.required(
+        "owner", "the team or person responsible, recorded as the `owner` tag", "team-ai@example.com"
+    )
+    extra = r.structured("tags", {}, _tags, "a JSON object of string tags", '\'{"costCenter": "1234"}\'')
     return StackSettings(stack_name, location or "westeurope", prefix or NAMESPACE, environment, owner, extra)
 
 
 def _load_deployer(r: _Reader) -> DeployerSettings:
-    object_id = r.text("deployerObjectId", None, pattern=_GUID, what="an Entra object id (a GUID)",
-                       example="00000000-0000-0000-0000-000000000000")
-    principal_type = r.choice("deployerPrincipalType", "User", PRINCIPAL_TYPES)
+    object_id = r.text(
+        "deployerObjectId",
+        None,
+        pattern=_GUID,
+        what="an Entra object id (a GUID)",
+        example="00000000-0000-0000-0000-000000000000",
+    )
+    principal_type = r.choice("deployerPrincipalType", "", PRINCIPAL_TYPES) or None
+    if object_id is not None and principal_type is None:
+        r._fail(
+            "deployerPrincipalType",
+            f"is required with aiapp:deployerObjectId (allowed values {', '.join(PRINCIPAL_TYPES)})",
+            "ServicePrincipal",
+        )
     return DeployerSettings(object_id, principal_type)
 
 
 def _load_model_store(r: _Reader) -> ModelStoreSettings:
     return ModelStoreSettings(
         sku=r.choice("modelStoreSku", "Standard_LRS", STORAGE_SKUS),
-        container=r.text("modelContainer", "models", pattern=re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"),
-                         what="a blob container name (3-63 lowercase letters, digits, single hyphens)",
-                         example="models") or "models",
+        container=r.text(
+            "modelContainer",
+            "models",
+            pattern=re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"),
+            what="a blob container name (3-63 lowercase letters, digits, single hyphens)",
+            example="models",
+        )
+        or "models",
         soft_delete_days=r.integer("modelSoftDeleteDays", 7, 1, 365),
-        data_scientists_group=r.text("dataScientistsGroupObjectId", None, pattern=_GUID,
-                                     what="an Entra group object id (a GUID)",
-                                     example="00000000-0000-0000-0000-000000000000"),
+        data_scientists_group=r.text(
+            "dataScientistsGroupObjectId",
+            None,
+            pattern=_GUID,
+            what="an Entra group object id (a GUID)",
+            example="00000000-0000-0000-0000-000000000000",
+        ),
     )
 
 
@@ -289,8 +348,14 @@ def _load_model(r: _Reader) -> ModelSettings:
         r._fail("modelVersion", f"{version!r} is not 'latest' or a positive whole number", "latest")
         version = "latest"
     return ModelSettings(
-        name=r.text("modelName", "digits", pattern=re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$"),
-                    what="a model name (lowercase letters, digits, - and _)", example="digits") or "digits",
+        name=r.text(
+            "modelName",
+            "digits",
+            pattern=re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$"),
+            what="a model name (lowercase letters, digits, - and _)",
+            example="digits",
+        )
+        or "digits",
         version=version,
         source=r.choice("modelSource", "store", MODEL_SOURCES),
     )
@@ -298,30 +363,59 @@ def _load_model(r: _Reader) -> ModelSettings:
 
 def _load_cluster(r: _Reader) -> ClusterSettings:
     settings = ClusterSettings(
-        kubernetes_version=r.text("kubernetesVersion", "1.33", pattern=re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$"),
-                                  what="a Kubernetes version such as 1.33 or 1.33.3", example="1.33") or "1.33",
-        vm_size=r.text("nodeVmSize", "Standard_D2s_v5", pattern=re.compile(r"^Standard_[A-Za-z0-9_]+$"),
-                       what="an Azure VM size such as Standard_D2s_v5", example="Standard_D2s_v5")
+        kubernetes_version=r.text(
+            "kubernetesVersion",
+            "1.33",
+            pattern=re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$"),
+            what="a Kubernetes version such as 1.33 or 1.33.3",
+            example="1.33",
+        )
+        or "1.33",
+        vm_size=r.text(
+            "nodeVmSize",
+            "Standard_D2s_v5",
+            pattern=re.compile(r"^Standard_[A-Za-z0-9_]+$"),
+            what="an Azure VM size such as Standard_D2s_v5",
+            example="Standard_D2s_v5",
+        )
         or "Standard_D2s_v5",
         min_nodes=r.integer("nodeMinCount", 1, 1, 100),
         max_nodes=r.integer("nodeMaxCount", 3, 1, 100),
         tier=r.choice("aksTier", "Free", AKS_TIERS),
-        zones=r.structured("nodeZones", (), _zones, 'a JSON list of distinct zones from "1", "2", "3"',
-                           "--path 'nodeZones[0]' 1"),
+        zones=r.structured(
+            "nodeZones",
+            (),
+            _zones,
+            'a JSON list of distinct zones from "1", "2", "3"',
+            '\'["1", "2", "3"]\'',
+        ),
     )
     if settings.min_nodes > settings.max_nodes:
-        r._fail("nodeMaxCount", f"{settings.max_nodes} is below aiapp:nodeMinCount ({settings.min_nodes})",
-                str(settings.min_nodes))
+        r._fail(
+            "nodeMaxCount",
+            f"{settings.max_nodes} is below aiapp:nodeMinCount ({settings.min_nodes})",
+            str(settings.min_nodes),
+        )
     return settings
 
 
 def _load_image(r: _Reader) -> ImageSettings:
     return ImageSettings(
-        repository=r.text("imageRepository", NAMESPACE,
-                          pattern=re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"),
-                          what="a registry repository name (lowercase)", example="aiapp") or NAMESPACE,
-        base_image=r.text("baseImage", None, pattern=re.compile(r"^[^\s]+$"),
-                          what="an image reference without spaces", example="debian:bookworm-slim"),
+        repository=r.text(
+            "imageRepository",
+            NAMESPACE,
+            pattern=re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"),
+            what="a registry repository name (lowercase)",
+            example="aiapp",
+        )
+        or NAMESPACE,
+        base_image=r.text(
+            "baseImage",
+            None,
+            pattern=re.compile(r"^[^\s]+$"),
+            what="an image reference without spaces",
+            example="debian:bookworm-slim",
+        ),
     )
 
 
@@ -329,8 +423,10 @@ def _load_workload(r: _Reader, environment: str) -> WorkloadSettings:
     quantity = {"what": "a Kubernetes CPU quantity such as 250m or 1", "pattern": _CPU}
     memory = {"what": "a Kubernetes memory quantity such as 256Mi or 1Gi", "pattern": _MEMORY}
     settings = WorkloadSettings(
-        namespace=r.text("namespace", NAMESPACE, pattern=_K8S_NAME, what="a Kubernetes namespace name",
-                         example="aiapp") or NAMESPACE,
+        namespace=r.text(
+            "namespace", NAMESPACE, pattern=_K8S_NAME, what="a Kubernetes namespace name", example="aiapp"
+        )
+        or NAMESPACE,
         replicas=r.integer("replicas", 2 if environment == "prod" else 1, 1, 100),
         max_replicas=r.integer("maxReplicas", 5, 1, 200),
         cpu_target_percent=r.integer("cpuTargetPercent", 70, 10, 100),
@@ -338,21 +434,35 @@ def _load_workload(r: _Reader, environment: str) -> WorkloadSettings:
         cpu_limit=r.text("cpuLimit", "1", example="1", **quantity) or "1",
         memory_request=r.text("memoryRequest", "256Mi", example="256Mi", **memory) or "256Mi",
         memory_limit=r.text("memoryLimit", "512Mi", example="512Mi", **memory) or "512Mi",
-        dns_label=r.text("dnsLabel", None, pattern=_DNS_LABEL,
-                         what="a DNS label (3-63 lowercase letters, digits, hyphens; starting with a letter)",
-                         example="aiapp-demo"),
+        dns_label=r.text(
+            "dnsLabel",
+            None,
+            pattern=_DNS_LABEL,
+            what="a DNS label (3-63 lowercase letters, digits, hyphens; starting with a letter)",
+            example="aiapp-demo",
+        ),
     )
     if environment == "prod" and settings.replicas < 2:
-        r._fail("replicas", f"{settings.replicas} is too few for prod: at least 2 keep the app up during a "
-                "rollout or a node drain", "2")
+        r._fail(
+            "replicas",
+            f"{settings.replicas} is too few for prod: at least 2 keep the app up during a "
+            "rollout or a node drain",
+            "2",
+        )
     if settings.max_replicas < settings.replicas:
-        r._fail("maxReplicas", f"{settings.max_replicas} is below aiapp:replicas ({settings.replicas})",
-                str(settings.replicas))
+        r._fail(
+            "maxReplicas",
+            f"{settings.max_replicas} is below aiapp:replicas ({settings.replicas})",
+            str(settings.replicas),
+        )
     if _millicores(settings.cpu_request) > _millicores(settings.cpu_limit):
         r._fail("cpuLimit", f"{settings.cpu_limit} is below aiapp:cpuRequest ({settings.cpu_request})", "1")
     if _mebibytes(settings.memory_request) > _mebibytes(settings.memory_limit):
-        r._fail("memoryLimit", f"{settings.memory_limit} is below aiapp:memoryRequest ({settings.memory_request})",
-                "512Mi")
+        r._fail(
+            "memoryLimit",
+            f"{settings.memory_limit} is below aiapp:memoryRequest ({settings.memory_request})",
+            "512Mi",
+        )
     return settings
 
 
@@ -375,7 +485,8 @@ def load_settings(raw: Callable[[str], str | None] | None = None, stack_name: st
     )
     if reader.problems:
         raise ConfigError(
-            "the stack configuration is invalid:\n  - " + "\n  - ".join(reader.problems)
+            "the stack configuration is invalid:\n  - "
+            + "\n  - ".join(reader.problems)
             + "\n(the README lists every aiapp:* key with its default and allowed values)"
         )
     return settings

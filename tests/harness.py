@@ -22,11 +22,16 @@ extra_calls=None)`:
   - model_store: the file:// store the program's model fetch really reads. The program opens the URL of the
     storage account it declares (https://<account>.blob.core.windows.net/<container>); the harness checks that
     URL and hands the real `model.store.open_store` this store instead. Default: a store created once per test
-    process holding the reference model (trained with `model.train`) as version 1.
-  - workdir: the project directory the image is built from (the harness copies app/ there when it has none);
+    process holding the reference model (trained with `model.train`) as version 1. In pytest, pass
+    `model_store=reference_store.url` (tests/conftest.py's session fixture) to avoid a second training.
+  - workdir: the project directory the image is built from (the harness copies app/, model/ and .dockerignore
+    there when it has none);
     default: a fresh temporary directory, so no test writes into the repo's build/.
   - extra_outputs / extra_calls: {type token: fn(MockResourceArgs) -> dict} and {call token: fn(args) -> dict}
     for resource types or invokes this module has no realistic mock for (unknown calls fail loudly).
+
+`last_run()` is the most recent StackRun, also when the run raised (e.g. to prove a config error came before
+any resource was declared).
 
 `run_component(build, config=..., preview=False, ...)` runs `build()` (e.g. `lambda: Registry("acr", args)`)
 in a fresh mock stack; if it returns a mapping, its values resolve into `.outputs` like stack exports.
@@ -38,13 +43,21 @@ Recorded: type, name, urn, id, inputs, outputs, parent (urn or None), custom, pr
 dependencies, ignore_changes, delete_before_replace, additional_secret_outputs, replace_on_changes,
 retain_on_delete, secret_inputs (top-level input names that hold a secret).
 
+What is faked, and nothing else: the engine (Pulumi's mock monitor, with outputs shaped like the providers'
+for the types the program declares: ids, loginServer, primaryEndpoints, kubelet identity, OIDC issuer URL,
+fqdn, repoDigest, the Service's load-balancer IP), the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID,
+CLIENT_OBJECT_ID and CLIENT_ID, the Azure CLI's app, so the deployer is a User; getClientToken;
+listManagedClusterUserCredentials: a kubelogin kubeconfig for the declared cluster), and the program's three
+calls to the outside world: `infra.entra.get_access_token` ("mock-entra-token-for:<scope>"),
+`infra.acr_login.exchange_refresh_token` ("mock-acr-refresh-token@<login server>") and the store URL above.
+
 Global runtime state (root stack, config, settings, the rpc manager) is reset before every run, so any number
 of runs work in one pytest process. Runs are not thread-safe (Pulumi's runtime is process-global).
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import base64
 import hashlib
 import json
@@ -77,12 +90,15 @@ PROJECT = "aiapp"
 TENANT_ID = "72f988bf-0000-4000-8000-00000000a11e"
 SUBSCRIPTION_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_OBJECT_ID = "0b0b0b0b-1111-4222-8333-444444444444"
-CLIENT_ID = "c1c1c1c1-1111-4222-8333-444444444444"
+CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's app: a person's `az login`
 ARM_TOKEN = "mock-entra-token-for:https://management.azure.com/.default"
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
 
 _SECRET_SIG = rpc._special_sig_key
 _RUN_LOCK = threading.Lock()
+_TEMP_ROOT = Path(tempfile.mkdtemp(prefix="aiapp-harness-"))
+atexit.register(shutil.rmtree, _TEMP_ROOT, True)
+_last_run: list[StackRun] = []
 
 
 @dataclass(frozen=True)
@@ -140,9 +156,8 @@ class StackRun:
         raise AssertionError(f"no resource with urn {urn}")
 
     def parent_of(self, rec: Recorded) -> Recorded | None:
-        return None if rec.parent is None or rec.parent.endswith(f"::{PROJECT}-{self.stack}") else (
-            self.by_urn(rec.parent) if any(r.urn == rec.parent for r in self.resources) else None
-        )
+        """The component `rec` was declared in; None for resources parented by the stack itself."""
+        return next((r for r in self.resources if r.urn == rec.parent), None)
 
     def children(self, rec: Recorded) -> list[Recorded]:
         return [r for r in self.resources if r.parent == rec.urn]
@@ -218,7 +233,12 @@ class _AzureMocks(pulumi_mocks.Mocks):
         rg = i.get("resourceGroupName", "rg")
         if t == "azure-native:resources:ResourceGroup":
             rg_name = i.get("resourceGroupName") or f"{name}{_suffix(name)}"
-            return {"id": _rg_id(rg_name), "name": rg_name, "location": location, "provisioningState": "Succeeded"}
+            return {
+                "id": _rg_id(rg_name),
+                "name": rg_name,
+                "location": location,
+                "provisioningState": "Succeeded",
+            }
         if t == "azure-native:containerregistry:Registry":
             n = i.get("registryName") or f"{name}{_suffix(name)}"
             return {
@@ -253,7 +273,8 @@ class _AzureMocks(pulumi_mocks.Mocks):
         if t == "azure-native:storage:BlobServiceProperties":
             account = i.get("accountName", "account")
             return {
-                "id": f"{_rg_id(rg)}/providers/Microsoft.Storage/storageAccounts/{account}/blobServices/default",
+                "id": f"{_rg_id(rg)}/providers/Microsoft.Storage/storageAccounts/{account}"
+                "/blobServices/default",
                 "name": "default",
             }
         if t == "azure-native:authorization:RoleAssignment":
@@ -281,7 +302,8 @@ class _AzureMocks(pulumi_mocks.Mocks):
                     "kubeletidentity": {
                         "clientId": _guid(n, "kubelet-client"),
                         "objectId": _guid(n, "kubelet-object"),
-                        "resourceId": f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/MC_{rg}_{n}_{location}"
+                        "resourceId": f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups"
+                        f"/MC_{rg}_{n}_{location}"
                         f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{n}-agentpool",
                     }
                 },
@@ -326,31 +348,39 @@ class _AzureMocks(pulumi_mocks.Mocks):
         return f"{meta['namespace']}/{n}" if meta.get("namespace") else n
 
     # ----- invokes
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict:  # type: ignore[override]
         plain, _ = _unwrap_secrets(args.args)
         self.run.calls.append((args.token, plain))
         if args.token in self.extra_calls:
-            return self.extra_calls[args.token](plain), None
+            return self.extra_calls[args.token](plain)
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "clientId": CLIENT_ID,
                 "objectId": CLIENT_OBJECT_ID,
                 "subscriptionId": SUBSCRIPTION_ID,
                 "tenantId": TENANT_ID,
-            }, None
+            }
         if args.token == "azure-native:authorization:getClientToken":
-            return {"token": f"mock-entra-token-for:{plain.get('endpoint') or 'https://management.azure.com'}"}, None
+            return {
+                "token": f"mock-entra-token-for:{plain.get('endpoint') or 'https://management.azure.com'}"
+            }
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
-            return {"kubeconfigs": [{"name": "clusterUser", "value": self._user_kubeconfig(plain)}]}, None
+            return {"kubeconfigs": [{"name": "clusterUser", "value": self._user_kubeconfig(plain)}]}
         if args.token == "azure-native:containerservice:listManagedClusterAdminCredentials":
-            raise RuntimeError("Local accounts are disabled on this cluster: admin credentials cannot be listed")
-        raise RuntimeError(f"tests/harness.py has no mock for the invoke {args.token}: add one (extra_calls=...)")
+            raise RuntimeError(
+                "Local accounts are disabled on this cluster: admin credentials cannot be listed"
+            )
+        raise RuntimeError(
+            f"tests/harness.py has no mock for the invoke {args.token}: add one (extra_calls=...)"
+        )
 
     def _user_kubeconfig(self, call_args: dict[str, Any]) -> str:
         """What AKS returns for an Entra-enabled cluster: a kubeconfig that needs kubelogin."""
         name = call_args.get("resourceName", "cluster")
         clusters = [c for c in self.state_by_type.get("azure-native:containerservice:ManagedCluster", [])]
-        fqdn = next((c.get("fqdn") for c in clusters if c.get("name") == name), None) or f"{name}.hcp.azmk8s.io"
+        fqdn = (
+            next((c.get("fqdn") for c in clusters if c.get("name") == name), None) or f"{name}.hcp.azmk8s.io"
+        )
         context = f"{name}"
         config = {
             "apiVersion": "v1",
@@ -358,7 +388,10 @@ class _AzureMocks(pulumi_mocks.Mocks):
             "clusters": [
                 {
                     "name": name,
-                    "cluster": {"certificate-authority-data": _fake_ca_data(), "server": f"https://{fqdn}:443"},
+                    "cluster": {
+                        "certificate-authority-data": _fake_ca_data(),
+                        "server": f"https://{fqdn}:443",
+                    },
                 }
             ],
             "contexts": [{"name": context, "context": {"cluster": name, "user": f"clusterUser_{name}"}}],
@@ -370,8 +403,13 @@ class _AzureMocks(pulumi_mocks.Mocks):
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "kubelogin",
-                            "args": ["get-token", "--login", "devicecode", "--server-id",
-                                     "6dae42f8-4368-4678-94ff-3960e28e3630"],
+                            "args": [
+                                "get-token",
+                                "--login",
+                                "devicecode",
+                                "--server-id",
+                                "6dae42f8-4368-4678-94ff-3960e28e3630",
+                            ],
                             "interactiveMode": "IfAvailable",
                         }
                     },
@@ -388,7 +426,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -434,7 +472,9 @@ def _fake_access_token(run: StackRun) -> Callable[[str], str]:
 
 def _fake_exchange(run: StackRun) -> Callable[[str, str, str], str]:
     def exchange_refresh_token(login_server: str, tenant_id: str, access_token: str) -> str:
-        run.acr_exchanges.append({"login_server": login_server, "tenant": tenant_id, "access_token": access_token})
+        run.acr_exchanges.append(
+            {"login_server": login_server, "tenant": tenant_id, "access_token": access_token}
+        )
         return f"mock-acr-refresh-token@{login_server}"
 
     return exchange_refresh_token
@@ -449,7 +489,9 @@ def _redirected_open_store(run: StackRun, store_url: str) -> Callable[[str], Any
     def open_mocked_store(url: str) -> Any:
         run.store_urls.append(url)
         if not _BLOB_URL.match(url):
-            raise AssertionError(f"the program opened {url!r}, not a blob container URL of its storage account")
+            raise AssertionError(
+                f"the program opened {url!r}, not a blob container URL of its storage account"
+            )
         return open_store(store_url)
 
     return open_mocked_store
@@ -494,7 +536,7 @@ def reference_store() -> str:
         from model.store import open_store
         from model.train import train
 
-        root = Path(tempfile.mkdtemp(prefix="aiapp-harness-store-"))
+        root = Path(tempfile.mkdtemp(prefix="store-", dir=_TEMP_ROOT))
         url = root.as_uri()
         trained = train()
         publish(open_store(url), trained.onnx, trained.metrics, trained.framework, version="1")
@@ -521,15 +563,15 @@ def _as_config_value(value: Any) -> str:
 
 
 def prepare_workdir(workdir: Path) -> Path:
-    """A project directory to build from: a copy of the repo's app/ (and .dockerignore) unless present."""
+    """A project directory to build from: copies of the repo's app/, model/ and .dockerignore (the image's
+    build context) unless the directory already has them."""
     workdir.mkdir(parents=True, exist_ok=True)
-    if not (workdir / "app").exists() and (REPO_ROOT / "app").is_dir():
-        shutil.copytree(
-            REPO_ROOT / "app", workdir / "app", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
-        )
-    for extra in (".dockerignore",):
-        if (REPO_ROOT / extra).is_file() and not (workdir / extra).exists():
-            shutil.copy2(REPO_ROOT / extra, workdir / extra)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for tree in ("app", "model"):
+        if not (workdir / tree).exists() and (REPO_ROOT / tree).is_dir():
+            shutil.copytree(REPO_ROOT / tree, workdir / tree, ignore=skip)
+    if (REPO_ROOT / ".dockerignore").is_file() and not (workdir / ".dockerignore").exists():
+        shutil.copy2(REPO_ROOT / ".dockerignore", workdir / ".dockerignore")
     return workdir
 
 
@@ -560,10 +602,13 @@ def _execute(
     extra_calls: Mapping[str, Callable[[dict], dict]],
 ) -> StackRun:
     with _RUN_LOCK:
+        _last_run[:] = [run]
         _reset_runtime(config, secret_keys)
         mocks = _AzureMocks(run, extra_outputs, extra_calls)
         monitor = _RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=run.stack, preview=run.preview, monitor=monitor)
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=run.stack, preview=run.preview, monitor=monitor
+        )
         exports: dict[str, Any] = {}
 
         async def program() -> None:
@@ -581,7 +626,7 @@ def _execute(
         finally:
             settings.ROOT.set(None)
             set_all_config({}, [])
-        run.resources = list(monitor.recorded)
+            run.resources = list(monitor.recorded)
         run.outputs = {k: v for k, (v, known, _) in exports.items() if known}
         run.secret_outputs = frozenset(k for k, (_, _, secret) in exports.items() if secret)
         run.unknown_outputs = frozenset(k for k, (_, known, _) in exports.items() if not known)
@@ -601,9 +646,14 @@ def _new_run(
             merged.pop(key, None)
         else:
             merged[key] = _as_config_value(value)
-    work = prepare_workdir(workdir or Path(tempfile.mkdtemp(prefix="aiapp-project-")))
+    work = prepare_workdir(workdir or Path(tempfile.mkdtemp(prefix="project-", dir=_TEMP_ROOT)))
     run = StackRun(stack=stack, preview=preview, config=merged, workdir=work)
     return run, merged, list((secrets or {}).keys())
+
+
+def _run_main() -> None:
+    # The module's globals are not exports: only `pulumi.export` makes a stack output.
+    runpy.run_path(str(PROGRAM), run_name="__main__")
 
 
 def run_program(
@@ -623,7 +673,7 @@ def run_program(
         sys.path.insert(0, str(REPO_ROOT))
     return _execute(
         run,
-        lambda: runpy.run_path(str(PROGRAM), run_name="__main__"),
+        _run_main,
         merged,
         secret_keys,
         model_store or reference_store(),
@@ -644,7 +694,7 @@ def run_component(
     extra_outputs: Mapping[str, Callable[[pulumi_mocks.MockResourceArgs], dict]] | None = None,
     extra_calls: Mapping[str, Callable[[dict], dict]] | None = None,
 ) -> StackRun:
-    """Run `build()` in a fresh mock stack (no stack file is read unless `stack` has one and config is given)."""
+    """Run `build()` in a fresh mock stack; the stack file's config is read only when `config` is given."""
     run, merged, secret_keys = _new_run(config, secrets, stack, preview, workdir)
     if config is None:
         merged.clear()
@@ -657,6 +707,13 @@ def run_component(
         extra_outputs or {},
         extra_calls or {},
     )
+
+
+def last_run() -> StackRun:
+    """The most recent run, also when it raised: what had been declared before the error is in .resources."""
+    if not _last_run:
+        raise AssertionError("no run yet")
+    return _last_run[0]
 
 
 # ------------------------------------------------------------------------------------------- manifests
@@ -688,7 +745,3 @@ def render_manifests(run: StackRun, out_dir: Path) -> list[Path]:
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         paths.append(path)
     return paths
-
-
-def _unused() -> None:  # keep asyncio imported for type checkers of callers that await helpers
-    asyncio.get_event_loop_policy()

@@ -1,4 +1,4 @@
-"""Every policy of the pack, in one list. Import from here; never import policy/__main__.py (it starts a server).
+"""Every policy of the pack, in one list. Import it from here, never from policy/__main__.py (a server).
 
 The package is imported as `policy.rules` by the tests and as `rules` by the running pack (the engine runs
 policy/__main__.py with policy/ on sys.path), so modules inside it import each other relatively.

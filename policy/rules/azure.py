@@ -19,14 +19,20 @@ PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device"
 
 
 def _require_exactly(
-    args: ResourceValidationArgs, report_violation: ReportViolation, kind: str, path: tuple[str, ...], wanted: bool
+    args: ResourceValidationArgs,
+    report_violation: ReportViolation,
+    kind: str,
+    path: tuple[str, ...],
+    wanted: bool,
 ) -> bool:
-    """Report unless the property at `path` is exactly `wanted`; an unset property is a violation too, because
-    Azure's default for it has changed between API versions and the stack must not depend on which one runs."""
+    """Report unless the property at `path` is exactly `wanted`. Unset is a violation too: Azure's default
+    for these has changed between API versions, and the stack must not depend on which one runs."""
     found = get_path(args.props, *path)
     if found is wanted:
         return True
-    report_violation(f"{kind} '{args.name}': {'.'.join(path)} must be {show(wanted)}, found {show(found)}.", None)
+    report_violation(
+        f"{kind} '{args.name}': {'.'.join(path)} must be {show(wanted)}, found {show(found)}.", None
+    )
     return False
 
 
@@ -45,18 +51,23 @@ def validate_storage_min_tls(args: ResourceValidationArgs, report_violation: Rep
     found = get_path(args.props, "minimumTlsVersion")
     if found not in ACCEPTED_TLS_VERSIONS:
         report_violation(
-            f"Storage account '{args.name}': minimumTlsVersion must be \"TLS1_2\" or later, found {show(found)}.",
+            f"Storage account '{args.name}': minimumTlsVersion must be \"TLS1_2\" or later, "
+            f"found {show(found)}.",
             None,
         )
 
 
 @for_types(STORAGE_ACCOUNT)
-def validate_storage_no_public_blob_access(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_storage_no_public_blob_access(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     _require_exactly(args, report_violation, "Storage account", ("allowBlobPublicAccess",), False)
 
 
 @for_types(STORAGE_ACCOUNT)
-def validate_storage_shared_key_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_storage_shared_key_disabled(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     _require_exactly(args, report_violation, "Storage account", ("allowSharedKeyAccess",), False)
 
 
@@ -66,7 +77,8 @@ def validate_blob_container_private(args: ResourceValidationArgs, report_violati
     found = get_path(args.props, "publicAccess")
     if found not in (None, "None"):
         report_violation(
-            f'Blob container \'{args.name}\': publicAccess must be "None" or unset, found {show(found)}.', None
+            f"Blob container '{args.name}': publicAccess must be \"None\" or unset, found {show(found)}.",
+            None,
         )
 
 
@@ -88,16 +100,22 @@ def validate_aks_oidc_issuer(args: ResourceValidationArgs, report_violation: Rep
 
 @for_types(MANAGED_CLUSTER)
 def validate_aks_workload_identity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    _require_exactly(args, report_violation, "AKS cluster", ("securityProfile", "workloadIdentity", "enabled"), True)
+    _require_exactly(
+        args, report_violation, "AKS cluster", ("securityProfile", "workloadIdentity", "enabled"), True
+    )
 
 
 @for_types(MANAGED_CLUSTER)
-def validate_aks_local_accounts_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_aks_local_accounts_disabled(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     _require_exactly(args, report_violation, "AKS cluster", ("disableLocalAccounts",), True)
 
 
 @for_types(ROLE_ASSIGNMENT)
-def validate_role_assignment_principal_type(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_role_assignment_principal_type(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     found = get_path(args.props, "principalType")
     if found not in PRINCIPAL_TYPES:
         report_violation(
@@ -139,7 +157,7 @@ POLICIES: list[ResourceValidationPolicy] = [
         "storage-shared-key-access-disabled",
         "Storage accounts refuse account-key (shared key) authorization; identities use Entra ID and RBAC.",
         validate_storage_shared_key_disabled,
-        "Set allow_shared_key_access=False and grant Storage Blob Data roles to the identities that need them.",
+        "Set allow_shared_key_access=False; grant Storage Blob Data roles to the identities that need them.",
         Severity.CRITICAL,
     ),
     mandatory(

@@ -57,7 +57,7 @@ def iter_named(items: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
 
 
 def show(value: Any) -> str:
-    """A property value as a message shows it: `true`, `"TLS1_0"`, `8080` (the engine sends numbers as floats)."""
+    """A value as a message shows it: `true`, `"TLS1_0"`, `8080` (the engine sends numbers as floats)."""
     if value is None:
         return "not set"
     if isinstance(value, bool):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
@@ -69,7 +70,7 @@ _WORD_BOUNDARY = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=
 
 
 def name_words(name: str) -> list[str]:
-    """`storageAccountKey` / `STORAGE_ACCOUNT_KEY` / `storage.account-key` -> ["storage", "account", "key"]."""
+    """`storageAccountKey`, `STORAGE_ACCOUNT_KEY`, `storage.account-key` -> ["storage", "account", "key"]."""
     return [word.lower() for word in _WORD_BOUNDARY.split(name) if word]
 
 
@@ -77,7 +78,7 @@ def name_looks_secret(name: str) -> bool:
     words = name_words(name)
     if NAME_SECRET_WORDS.intersection(words):
         return True
-    return any(pair in NAME_SECRET_PAIRS for pair in zip(words, words[1:], strict=False))
+    return any(pair in NAME_SECRET_PAIRS for pair in pairwise(words))
 
 
 def value_secret_kind(value: Any) -> str | None:
@@ -90,7 +91,9 @@ def value_secret_kind(value: Any) -> str | None:
     return None
 
 
-def _check_variable(owner: str, name: str, variable: Mapping[str, Any], report_violation: ReportViolation) -> None:
+def _check_variable(
+    owner: str, name: str, variable: Mapping[str, Any], report_violation: ReportViolation
+) -> None:
     label = f"{owner} variable '{name}'"
     is_secret = variable.get("isSecret") is True
     value = variable.get("value")
@@ -98,7 +101,8 @@ def _check_variable(owner: str, name: str, variable: Mapping[str, Any], report_v
     if is_secret:
         if value not in (None, ""):
             report_violation(
-                f"{label}: is marked isSecret but carries its value in value (plain text); put it in secretValue.",
+                f"{label}: is marked isSecret but carries its value in value (plain text); "
+                "put it in secretValue.",
                 None,
             )
         return
@@ -109,13 +113,17 @@ def _check_variable(owner: str, name: str, variable: Mapping[str, Any], report_v
             None,
         )
     if secret_value not in (None, ""):
-        report_violation(f"{label}: has a secretValue but isSecret is not true, so it is not kept secret.", None)
+        report_violation(
+            f"{label}: has a secretValue but isSecret is not true, so it is not kept secret.", None
+        )
     kind = value_secret_kind(value)
     if kind is not None:
         report_violation(f"{label}: the value looks like {kind}; mark it isSecret and use secretValue.", None)
 
 
-def validate_no_plaintext_secret_variables(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_no_plaintext_secret_variables(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type == VARIABLE_GROUP:
         owner = f"Variable group '{args.name}'"
     elif args.resource_type == BUILD_DEFINITION:
@@ -126,7 +134,9 @@ def validate_no_plaintext_secret_variables(args: ResourceValidationArgs, report_
         _check_variable(owner, name, variable, report_violation)
 
 
-def validate_azurerm_workload_identity(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_azurerm_workload_identity(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type != SERVICE_ENDPOINT_AZURERM:
         return
     label = f"Azure RM service connection '{args.name}'"
@@ -134,7 +144,7 @@ def validate_azurerm_workload_identity(args: ResourceValidationArgs, report_viol
     scheme = args.props.get("serviceEndpointAuthenticationScheme")
     if scheme != WORKLOAD_IDENTITY_FEDERATION:
         report_violation(
-            f"{label}: serviceEndpointAuthenticationScheme must be \"{WORKLOAD_IDENTITY_FEDERATION}\", "
+            f'{label}: serviceEndpointAuthenticationScheme must be "{WORKLOAD_IDENTITY_FEDERATION}", '
             f"found {show(scheme)}.",
             None,
         )

@@ -82,13 +82,16 @@ def validate_run_as_non_root(args: ResourceValidationArgs, report_violation: Rep
             user = get_path(pod_spec, "securityContext", "runAsUser")
         if non_root is not True:
             report_violation(
-                f"{label}: runAsNonRoot must be true (on the container or the pod), found {show(non_root)}.", None
+                f"{label}: runAsNonRoot must be true (on the container or the pod), found {show(non_root)}.",
+                None,
             )
-        if user is not None and user == 0:
+        if isinstance(user, int | float) and not isinstance(user, bool) and user == 0:
             report_violation(f"{label}: runAsUser must not be 0 (root).", None)
 
 
-def validate_read_only_root_filesystem(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_read_only_root_filesystem(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     for label, container, _ in _containers(args, include_init=True):
         found = get_path(container, "securityContext", "readOnlyRootFilesystem")
         if found is not True:
@@ -134,7 +137,8 @@ def validate_image_by_digest(args: ResourceValidationArgs, report_violation: Rep
         image = container.get("image")
         if not isinstance(image, str) or not DIGEST_PINNED_IMAGE.search(image):
             report_violation(
-                f"{label}: image must be pinned by digest (<repository>@sha256:<64 hex>), found {show(image)}.",
+                f"{label}: image must be pinned by digest (<repository>@sha256:<64 hex>), "
+                f"found {show(image)}.",
                 None,
             )
 
@@ -166,7 +170,9 @@ def _is_metrics_port(port: Mapping[str, Any]) -> bool:
     )
 
 
-def validate_metrics_port_not_exposed(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+def validate_metrics_port_not_exposed(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
     if args.resource_type != SERVICE:
         return
     service_type = _service_type(args)
@@ -194,7 +200,7 @@ POLICIES: list[ResourceValidationPolicy] = [
         "k8s-read-only-root-filesystem",
         "Workload containers have a read-only root filesystem.",
         validate_read_only_root_filesystem,
-        "Set security_context.read_only_root_filesystem=True and mount an emptyDir where the app writes (/tmp).",
+        "Set security_context.read_only_root_filesystem=True; mount an emptyDir where the app writes (/tmp).",
     ),
     mandatory(
         "k8s-no-privilege-escalation",
@@ -225,9 +231,9 @@ POLICIES: list[ResourceValidationPolicy] = [
     ),
     mandatory(
         "k8s-only-app-service-exposed",
-        "Only the app's Service (label app.kubernetes.io/component: web) is of type LoadBalancer or NodePort.",
+        "Only the app's Service (label app.kubernetes.io/component: web) has type LoadBalancer or NodePort.",
         validate_exposed_service_is_app,
-        "Use type ClusterIP for every other Service; label the app's Service app.kubernetes.io/component: web.",
+        "Use ClusterIP for every other Service; label the app's Service app.kubernetes.io/component: web.",
         Severity.CRITICAL,
     ),
     mandatory(

@@ -37,7 +37,9 @@ def takes_tags(resource_type: str) -> bool:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UnknownAzureType(f"{resource_type!r}: the installed pulumi-azure-native has no {module_name}") from exc
+        raise UnknownAzureType(
+            f"{resource_type!r}: the installed pulumi-azure-native has no {module_name}"
+        ) from exc
     resource_class = getattr(module, parts[2], None)
     args_class = getattr(module, f"{parts[2]}Args", None)
     if resource_class is None or args_class is None or get_type_token(resource_class) != resource_type:
@@ -54,13 +56,15 @@ def validate_required_tags(args: ResourceValidationArgs, report_violation: Repor
     except UnknownAzureType as exc:
         # Fail closed: a guardrail that cannot tell must not wave the resource through.
         report_violation(
-            f"{args.resource_type} '{args.name}': cannot tell whether it takes tags ({exc}); run the pack in the "
-            "program's virtualenv so it sees the same pulumi-azure-native.",
+            f"{args.resource_type} '{args.name}': cannot tell whether it takes tags ({exc}); "
+            "run the pack in the program's virtualenv so it sees the same pulumi-azure-native.",
             None,
         )
         return
     tags = as_map(args.props.get("tags"))
-    missing = [tag for tag in REQUIRED_TAGS if not isinstance(tags.get(tag), str) or not tags.get(tag).strip()]
+    missing = [
+        tag for tag in REQUIRED_TAGS if not isinstance(tags.get(tag), str) or not tags.get(tag).strip()
+    ]
     if missing:
         report_violation(
             f"{args.resource_type} '{args.name}': tags must include non-empty {', '.join(REQUIRED_TAGS)}; "

@@ -14,6 +14,7 @@ import contextlib
 import select
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResourceOptions,
@@ -67,7 +68,9 @@ def run_policy(
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=[],
     )
-    args = ResourceValidationArgs(resource_type, as_engine_sees(props), urn(resource_type, name), name, options, None)
+    args = ResourceValidationArgs(
+        resource_type, as_engine_sees(props), urn(resource_type, name), name, options, None
+    )
     messages: list[str] = []
 
     def report_violation(message: str, urn: str | None = None) -> None:
@@ -112,9 +115,7 @@ class PackServer:
             Diagnostic(
                 policy=d.policyName,
                 message=d.message,
-                enforcement=plugin_pb2.EnforcementLevel.Name(d.enforcementLevel)
-                if hasattr(plugin_pb2, "EnforcementLevel")
-                else analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
+                enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
                 urn=d.urn or request.urn,
             )
             for d in response.diagnostics
@@ -135,18 +136,22 @@ def pack_server(start_timeout: float = 60) -> Iterator[PackServer]:
     """Start policy/ as the engine does and yield a client; the process is stopped afterwards."""
     # The first argument is the engine's address; the pack only logs through it on a crash.
     command = [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(POLICY_PACK_DIR)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert process.stdout is not None and process.stderr is not None
-    ready, _, _ = select.select([process.stdout], [], [], start_timeout)
-    line = process.stdout.readline().decode().strip() if ready else ""
-    if not line.isdigit():
-        process.kill()
-        _, stderr = process.communicate(timeout=10)
-        raise RuntimeError(
-            f"the policy pack did not start (expected its port on stdout, got {line!r}):\n{stderr.decode()}"
-        )
-    server = PackServer(process, int(line))
-    try:
-        yield server
-    finally:
-        server.close()
+    # stderr to a file, not a pipe: a chatty pack must never block on a full pipe nobody reads.
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr)
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], start_timeout)
+        line = process.stdout.readline().decode().strip() if ready else ""
+        if not line.isdigit():
+            process.kill()
+            process.wait(timeout=10)
+            stderr.seek(0)
+            raise RuntimeError(
+                f"the policy pack did not start (expected its port on stdout, got {line!r}):\n"
+                f"{stderr.read().decode(errors='replace')}"
+            )
+        server = PackServer(process, int(line))
+        try:
+            yield server
+        finally:
+            server.close()

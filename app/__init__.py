@@ -1,0 +1,6 @@
+"""The Flask serving app of the digits model.
+
+`python -m app` is the entrypoint (verify the model, then serve); `app.factory.create_app` builds the app;
+`app.wsgi:application` is what the WSGI server loads in each worker. Importing this package does nothing:
+the server's master process stays light and starts fast.
+"""

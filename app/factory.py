@@ -1,0 +1,120 @@
+"""`create_app(settings)`: the Flask app, with its model loaded once (per worker process) and its routes."""
+
+from __future__ import annotations
+
+import json
+from time import perf_counter
+
+import numpy as np
+from flask import Flask, Response, g, request
+
+from app.errors import ApiError, error_response, json_response, register_error_handlers
+from app.inference import CLASSES, DigitModel
+from app.inputs import parse_predict_request
+from app.metrics import UNMATCHED_ROUTE, AppMetrics
+from app.openapi import openapi_document
+from app.settings import Settings
+
+STATE_KEY = "digits"  # app.extensions[STATE_KEY] is the ServingState
+PROBABILITY_DECIMALS = 6
+
+
+class ServingState:
+    """What the routes share: settings, metrics and the model (None until loaded: /readyz answers 503)."""
+
+    def __init__(self, settings: Settings, metrics: AppMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.model: DigitModel | None = None
+
+    def load_model(self) -> DigitModel:
+        """Load and verify the model from settings.model_dir; raises model.errors.ModelError."""
+        self.model = DigitModel.load(self.settings.model_dir)
+        return self.model
+
+    def require_model(self) -> DigitModel:
+        if self.model is None:
+            raise ApiError(
+                503, "not_ready", "the model is not loaded yet; retry when GET /readyz answers 200"
+            )
+        return self.model
+
+
+def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
+    """The app. With load_model (the default) the model is loaded and verified now, and a bad model raises
+    model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
+    makes it ready (tests use this to see /readyz answer 503, then 200)."""
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    state = ServingState(settings, AppMetrics(CLASSES))
+    app.extensions[STATE_KEY] = state
+    if load_model:
+        state.load_model()
+    register_error_handlers(app, settings.max_body_bytes)
+    _register_metrics_hooks(app, state.metrics)
+    _register_routes(app, state)
+    return app
+
+
+def _register_metrics_hooks(app: Flask, metrics: AppMetrics) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.get("started")
+        if started is not None:  # None only if a before_request hook failed before ours ran
+            route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+            metrics.observe_request(route, request.method, response.status_code, perf_counter() - started)
+        return response
+
+
+def _register_routes(app: Flask, state: ServingState) -> None:
+    settings = state.settings
+    openapi_body = json.dumps(openapi_document(settings), separators=(",", ":"))
+    get = {"methods": ["GET"], "provide_automatic_options": False}
+
+    @app.route("/healthz", **get)
+    def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.route("/readyz", **get)
+    def readyz() -> Response:
+        if state.model is None:
+            return error_response(503, "not_ready", "the model is not loaded yet")
+        return json_response({"status": "ready"})
+
+    @app.route("/version", **get)
+    def version() -> Response:
+        manifest = state.require_model().manifest
+        return json_response(
+            {
+                "app": {"version": settings.app_version, "commit": settings.git_commit},
+                "model": {"name": manifest.name, "version": manifest.version, "sha256": manifest.sha256},
+            }
+        )
+
+    @app.route("/openapi.json", **get)
+    def openapi() -> Response:
+        return Response(openapi_body, mimetype="application/json")
+
+    @app.route("/v1/predict", methods=["POST"], provide_automatic_options=False)
+    def predict() -> Response:
+        model = state.require_model()
+        features = parse_predict_request(
+            request, settings.max_batch, settings.max_image_pixels, settings.max_body_bytes
+        )
+        labels, probabilities = model.predict(features)
+        state.metrics.count_predictions(labels)
+        # float64 before rounding: a rounded float32 would print as 0.12345699965953827.
+        rounded = np.round(probabilities.astype(np.float64), PROBABILITY_DECIMALS).tolist()
+        return json_response(
+            {
+                "model": {"name": model.manifest.name, "version": model.manifest.version},
+                "predictions": [
+                    {"label": label, "probabilities": row}
+                    for label, row in zip(labels.tolist(), rounded, strict=True)
+                ],
+            }
+        )

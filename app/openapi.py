@@ -1,0 +1,244 @@
+"""The OpenAPI 3.1 document of the app: exactly its routes, bodies and errors (a test compares it with the
+app's url_map and validates real responses against these schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.settings import Settings
+
+ERROR_CODES = (
+    "invalid_json",
+    "invalid_input",
+    "too_large",
+    "unsupported_media_type",
+    "not_found",
+    "method_not_allowed",
+    "not_ready",
+    "internal_error",
+)
+
+_ERROR_TABLE = """\
+Every error is JSON `{"error": {"code": str, "message": str}}`; the message says what was wrong.
+
+| status | code | when |
+|---|---|---|
+| 400 | invalid_json | the body is not parseable JSON |
+| 422 | invalid_input | well-formed but wrong: missing or both keys, empty batch, wrong shape, \
+non-number, NaN/inf, out of range, undecodable or over-cap image |
+| 413 | too_large | body over the size limit, or more inputs than the batch limit |
+| 415 | unsupported_media_type | any other content type |
+| 404 / 405 | not_found / method_not_allowed | unknown route, wrong method |
+| 503 | not_ready | the model is not loaded yet |
+
+Prometheus metrics are served at `GET /metrics` on a separate port (METRICS_PORT), not on this one."""
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _schemas(settings: Settings) -> dict[str, Any]:
+    batch = {"minItems": 1, "maxItems": settings.max_batch}
+    closed = {"type": "object", "additionalProperties": False}
+    return {
+        "Error": closed
+        | {
+            "required": ["error"],
+            "properties": {
+                "error": closed
+                | {
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": list(ERROR_CODES)},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "Health": closed | {"required": ["status"], "properties": {"status": {"const": "ok"}}},
+        "Ready": closed | {"required": ["status"], "properties": {"status": {"const": "ready"}}},
+        "Version": closed
+        | {
+            "required": ["app", "model"],
+            "properties": {
+                "app": closed
+                | {
+                    "required": ["version", "commit"],
+                    "properties": {"version": {"type": "string"}, "commit": {"type": "string"}},
+                },
+                "model": closed
+                | {
+                    "required": ["name", "version", "sha256"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "version": {"type": "string"},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    },
+                },
+            },
+        },
+        "InstancesRequest": closed
+        | {
+            "required": ["instances"],
+            "properties": {
+                "instances": {
+                    "type": "array",
+                    **batch,
+                    "description": "8x8 digits, row by row: 64 numbers each, 0 (paper) to 16 (ink)",
+                    "items": {
+                        "type": "array",
+                        "minItems": 64,
+                        "maxItems": 64,
+                        "items": {"type": "number", "minimum": 0, "maximum": 16},
+                    },
+                }
+            },
+        },
+        "ImagesRequest": closed
+        | {
+            "required": ["images"],
+            "properties": {
+                "images": {
+                    "type": "array",
+                    **batch,
+                    "description": (
+                        "base64 PNG or JPEG images (a data:image/...;base64, prefix and line breaks are "
+                        f"accepted), any size up to {settings.max_image_pixels} pixels, any colours: dark "
+                        "ink on light paper or light ink on dark"
+                    ),
+                    "items": {"type": "string", "contentEncoding": "base64"},
+                }
+            },
+        },
+        "MultipartRequest": {
+            "type": "object",
+            "required": ["image"],
+            "properties": {
+                "image": {
+                    "type": "array",
+                    **batch,
+                    "items": {"type": "string", "contentMediaType": "image/png"},
+                    "description": "one or more file fields named `image`, each a PNG or JPEG",
+                }
+            },
+        },
+        "PredictResponse": closed
+        | {
+            "required": ["model", "predictions"],
+            "properties": {
+                "model": closed
+                | {
+                    "required": ["name", "version"],
+                    "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
+                },
+                "predictions": {
+                    "type": "array",
+                    "description": "one per input, in order",
+                    "items": closed
+                    | {
+                        "required": ["label", "probabilities"],
+                        "properties": {
+                            "label": {"type": "integer", "minimum": 0, "maximum": 9},
+                            "probabilities": {
+                                "type": "array",
+                                "minItems": 10,
+                                "maxItems": 10,
+                                "description": "P(label = 0..9), rounded to 6 decimals",
+                                "items": {"type": "number", "minimum": 0, "maximum": 1},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    not_ready = _error("not_ready: the model is not loaded yet")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Handwritten digit classifier",
+            "version": settings.app_version,
+            "description": _ERROR_TABLE,
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness: the process answers (the model is not involved)",
+                    "responses": {"200": _ok("alive", _ref("Health"))},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Readiness: the model is loaded and verified",
+                    "responses": {"200": _ok("ready to predict", _ref("Ready")), "503": not_ready},
+                }
+            },
+            "/version": {
+                "get": {
+                    "operationId": "version",
+                    "summary": "The app's version and commit, the served model's name, version and sha256",
+                    "responses": {"200": _ok("versions", _ref("Version")), "503": not_ready},
+                }
+            },
+            "/v1/predict": {
+                "post": {
+                    "operationId": "predict",
+                    "summary": "Classify handwritten digits: 8x8 feature rows or images",
+                    "requestBody": {
+                        "required": True,
+                        "description": (
+                            f"at most {settings.max_body_bytes} bytes and {settings.max_batch} inputs"
+                        ),
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [_ref("InstancesRequest"), _ref("ImagesRequest")]}
+                            },
+                            "multipart/form-data": {"schema": _ref("MultipartRequest")},
+                        },
+                    },
+                    "responses": {
+                        "200": _ok("one prediction per input, in order", _ref("PredictResponse")),
+                        "400": _error("invalid_json: the body is not parseable JSON"),
+                        "413": _error(
+                            "too_large: body over the size limit, or more inputs than the batch limit"
+                        ),
+                        "415": _error("unsupported_media_type: neither JSON nor multipart/form-data"),
+                        "422": _error(
+                            "invalid_input: well-formed but wrong (keys, shape, types, range, image)"
+                        ),
+                        "503": not_ready,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": _ok("the OpenAPI document", {"type": "object"})},
+                }
+            },
+        },
+        "components": {
+            "schemas": _schemas(settings),
+            "responses": {
+                "NotFound": _error("not_found: no such route (any path not listed here)"),
+                "MethodNotAllowed": _error(
+                    "method_not_allowed: a listed path with a method it does not have"
+                ),
+            },
+        },
+    }

@@ -1,0 +1,92 @@
+"""The app's own time per request: its WSGI callable called in-process, no server, no socket, no client.
+
+Between the floor (onnxruntime alone) and the figures over HTTP, this says how much of a request is the
+Flask app (parsing, validation, metrics, JSON) and how much is the server and the network stack.
+Run in a process of its own, configured as a server worker is (MODEL_DIR, multiprocess metrics):
+`python -m bench.inprocess --model-dir DIR` prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.body import reference_digit
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
+
+
+def _environ(body: bytes) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/v1/predict",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8080",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def time_requests(application: WsgiApp, body: bytes, runs: int, warmup: int) -> dict[str, float]:
+    statuses: list[str] = []
+
+    def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
+        statuses.append(status)
+
+    def one() -> None:
+        response = application(_environ(body), start_response)
+        b"".join(response)
+        getattr(response, "close", lambda: None)()
+        if not statuses[-1].startswith("200"):
+            raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to the benchmark's request")
+
+    for _ in range(warmup):
+        one()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter_ns()
+        one()
+        timings.append((time.perf_counter_ns() - started) / 1000)
+    timings.sort()
+    return {
+        "runs": runs,
+        "p50_us": round(statistics.median(timings), 1),
+        "p99_us": round(timings[int(0.99 * (runs - 1))], 1),
+        "mean_us": round(statistics.fmean(timings), 1),
+    }
+
+
+def main() -> None:
+    cli = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
+    cli.add_argument("--model-dir", type=Path, required=True)
+    cli.add_argument("--runs", type=int, default=5000)
+    options = cli.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as metrics_dir:
+        # As in a worker under `python -m app`; both are read when app.wsgi (and prometheus_client) load.
+        os.environ["MODEL_DIR"] = str(options.model_dir)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        from app.wsgi import application
+
+        print(json.dumps(time_requests(application, reference_digit().body, options.runs, warmup=500)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Start servers as child processes in their own session, wait for them, and always stop them.
+
+Each server gets its own process group so a stop reaches its workers too (gunicorn, granian and uvicorn
+fork), and nothing but the processes this benchmark started is ever signalled. Output goes to a log file,
+never a pipe: a chatty server would block on a full pipe and distort the figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCALHOST = "127.0.0.1"
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on; the message says what failed and where its log is."""
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    def failure(self, what: str) -> BenchError:
+        return BenchError(f"{self.name}: {what}; the last lines of its log {self.log}:\n{log_tail(self.log)}")
+
+
+def spawn(
+    name: str, argv: Sequence[str], env: Mapping[str, str], port: int, log_dir: Path, cwd: Path
+) -> Server:
+    log = log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() signals the workers with the master
+        )
+    return Server(name, process, port, log)
+
+
+def stop(server: Server, grace_s: float = 10.0) -> None:
+    """SIGTERM the server's process group, then SIGKILL what is left after the grace period."""
+    if server.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(grace_s)
+    # Workers may outlive their master for a moment: the group is ours alone (start_new_session).
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        server.process.wait(5)
+
+
+def http(method: str, url: str, body: bytes | None = None, timeout_s: float = 2.0) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_until(
+    server: Server, probe: Callable[[Server], bool], timeout_s: float, poll_s: float = 0.01
+) -> float:
+    """Poll `probe` until true; returns the seconds waited. Raises if the server dies or time runs out."""
+    started = time.perf_counter()
+    deadline = started + timeout_s
+    while time.perf_counter() < deadline:
+        if server.process.poll() is not None:
+            raise server.failure(f"exited with status {server.process.returncode} before it was ready")
+        try:
+            if probe(server):
+                return time.perf_counter() - started
+        except (OSError, ValueError):
+            pass  # not listening yet, or an answer that is not the one we wait for
+        time.sleep(poll_s)
+    raise server.failure(f"not ready within {timeout_s:.0f} s")
+
+
+def readyz_probe(server: Server) -> bool:
+    status, _ = http("GET", f"{server.base_url}/readyz", timeout_s=1.0)
+    return status == 200
+
+
+def predict_probe(body: bytes, expected_label: int) -> Callable[[Server], bool]:
+    """Ready means: /v1/predict answers 200 with the contract's shape and the right label for the digit."""
+
+    def probe(server: Server) -> bool:
+        status, payload = http("POST", f"{server.base_url}/v1/predict", body, timeout_s=2.0)
+        if status != 200:
+            return False
+        answer = json.loads(payload)
+        prediction = answer["predictions"][0]
+        if prediction["label"] != expected_label or len(prediction["probabilities"]) != 10:
+            raise server.failure(
+                f"answered {answer!r}, expected label {expected_label} with 10 probabilities"
+            )
+        return True
+
+    return probe
+
+
+class ServerGroup:
+    """Every server this run started; `stop_all` in a finally stops them even when a phase fails."""
+
+    def __init__(self) -> None:
+        self._servers: list[Server] = []
+
+    def add(self, server: Server) -> Server:
+        self._servers.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        while self._servers:
+            stop(self._servers.pop())
+
+    @contextlib.contextmanager
+    def running(self, server: Server) -> Iterator[Server]:
+        self.add(server)
+        try:
+            yield server
+        finally:
+            stop(server)
+            self._servers.remove(server)

@@ -1,0 +1,34 @@
+"""Measure when the shared machine is quiet, and say so when it was not.
+
+Other people's tests run on this box. Before each measurement the benchmark waits (within a budget for the
+whole run) until the background load is below a threshold; a measurement during which other processes still
+used more than that is repeated, and the least disturbed attempt is kept and flagged if it stayed disturbed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from bench.cpu import idle_check
+
+
+@dataclass
+class QuietPolicy:
+    max_other_cores: float = 0.25  # CPU used by processes other than the server and wrk
+    attempts: int = 3  # per measurement
+    wait_budget_s: float = 300.0  # total waiting for quiet in one run
+    waited_s: float = 0.0
+
+    def wait_for_quiet(self) -> float:
+        """Sleep until the background load is under the threshold or the budget is spent; returns the load."""
+        while True:
+            load = idle_check(1.0)
+            if load <= self.max_other_cores or self.waited_s >= self.wait_budget_s:
+                return load
+            self.waited_s += 1.0
+            time.sleep(min(2.0, max(0.0, self.wait_budget_s - self.waited_s)))
+            self.waited_s += 2.0
+
+    def disturbed(self, other_cores: float) -> bool:
+        return other_cores > self.max_other_cores

@@ -1,0 +1,93 @@
+"""The summary: headline figures, the targets they meet or miss, a readable table and the last JSON line."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench.servers import BY_NAME
+
+WSGI_SERVERS = ("granian", "gunicorn-sync", "gunicorn-gthread")
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    compare: Callable[[float, float], bool]
+    bound: float
+    text: str
+
+
+TARGETS = (
+    Target("throughput_ratio_c16", operator.ge, 5.0, ">= 5x the tutorial pattern at 16 connections"),
+    Target("throughput_ratio_peer_c16", operator.ge, 1.0, ">= 1x the FastAPI peer at 16 connections"),
+    Target("p99_ms_c1", operator.le, 2.0, "p99 <= 2 ms at 1 connection"),
+    Target("p99_ms_c16", operator.le, 15.0, "p99 <= 15 ms at 16 connections"),
+    Target("start_to_ready_s", operator.le, 1.5, "start to ready <= 1.5 s"),
+    Target("image_app_layers_mb", operator.le, 200.0, "image app layers <= 200 MB"),
+    Target("image_rebuild_ratio", operator.le, 0.25, "app-code-only rebuild <= 25% of the cold build"),
+)
+
+
+def _rps(servers: Mapping[str, Any], name: str, connections: int) -> float:
+    return float(servers[name][f"c{connections}"]["requests_per_s"])
+
+
+def headline(servers: Mapping[str, Any], start: Mapping[str, Any]) -> dict[str, Any]:
+    app_c1, app_c16 = servers["app"]["c1"], servers["app"]["c16"]
+    fastest = max(WSGI_SERVERS, key=lambda name: _rps(servers, name, 16))
+    return {
+        "throughput_ratio_c16": round(_rps(servers, "app", 16) / _rps(servers, "tutorial", 16), 2),
+        "throughput_ratio_peer_c16": round(_rps(servers, "app", 16) / _rps(servers, "peer", 16), 2),
+        "requests_per_s_c1": round(app_c1["requests_per_s"], 1),
+        "requests_per_s_c16": round(app_c16["requests_per_s"], 1),
+        "p50_ms_c1": app_c1["p50_ms"],
+        "p99_ms_c1": app_c1["p99_ms"],
+        "p50_ms_c16": app_c16["p50_ms"],
+        "p99_ms_c16": app_c16["p99_ms"],
+        "start_to_ready_s": start["median_s"],
+        "fastest_wsgi_server": fastest,
+        "fastest_wsgi_server_lead_c16": round(
+            _rps(servers, fastest, 16) / max(_rps(servers, n, 16) for n in WSGI_SERVERS if n != fastest), 3
+        ),
+    }
+
+
+def check_targets(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each target whose figure was measured: {"value", "bound", "met"}."""
+    checked: dict[str, dict[str, Any]] = {}
+    for target in TARGETS:
+        if target.key in figures:
+            value = figures[target.key]
+            checked[target.key] = {
+                "value": value,
+                "target": target.text,
+                "met": target.compare(value, target.bound),
+            }
+    return checked
+
+
+def table(servers: Mapping[str, Any]) -> str:
+    header = (
+        f"{'server':<44} {'wk':>3} | {'c1 req/s':>9} {'p50 ms':>7} {'p99 ms':>7} | "
+        f"{'c16 req/s':>9} {'p50 ms':>7} {'p99 ms':>7} | {'other load':>10}"
+    )
+    rows = [header, "-" * len(header)]
+    for name, figures in servers.items():
+        c1, c16 = figures["c1"], figures["c16"]
+        other = max(c1["cpu"]["other_cores"], c16["cpu"]["other_cores"])
+        rows.append(
+            f"{BY_NAME[name].label:<44} {figures['workers']:>3} | {c1['requests_per_s']:>9.0f} "
+            f"{c1['p50_ms']:>7.2f} {c1['p99_ms']:>7.2f} | {c16['requests_per_s']:>9.0f} "
+            f"{c16['p50_ms']:>7.2f} {c16['p99_ms']:>7.2f} | {other:>7.2f} cores"
+        )
+    return "\n".join(rows)
+
+
+def target_lines(checked: Mapping[str, Mapping[str, Any]]) -> str:
+    return "\n".join(
+        f"  [{'ok' if result['met'] else 'MISSED'}] {key} = {result['value']}  (target {result['target']})"
+        for key, result in checked.items()
+    )

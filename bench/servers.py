@@ -1,0 +1,112 @@
+"""The servers under test, each as the command line and environment that start it on 127.0.0.1.
+
+"app" is the production entrypoint exactly as the image runs it (`python -m app`, its default server).
+"granian", "gunicorn-sync" and "gunicorn-gthread" load the same WSGI callable, `app.wsgi:application`,
+through each server's own command line, so the server comparison does not depend on how the app's launcher
+happens to configure them. The yardsticks are in bench/yardsticks/.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.procs import LOCALHOST
+
+WSGI_TARGET = "app.wsgi:application"
+# gthread's threads per worker: the work is CPU-bound under the GIL, so threads only overlap socket I/O.
+GTHREAD_THREADS = 4
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What spawn() needs: the ports are free ports picked for this start."""
+
+    port: int
+    metrics_port: int
+    workers: int
+    model_dir: Path
+    scratch: Path  # a fresh directory of this server's own (prometheus multiprocess files)
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    name: str
+    label: str  # for the table
+    role: str  # "app", "server" (same app, another WSGI server) or "yardstick"
+    command: Callable[[Launch], tuple[list[str], dict[str, str]]]
+    single_process: bool = False  # the tutorial pattern: one process whatever the worker count
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _app_env(launch: Launch) -> dict[str, str]:
+    # The same app configuration whichever server loads it; multiprocess metrics as under `python -m app`.
+    return {"MODEL_DIR": str(launch.model_dir), "PROMETHEUS_MULTIPROC_DIR": str(launch.scratch)}
+
+
+def _app(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    env = {
+        "MODEL_DIR": str(launch.model_dir),
+        "HOST": LOCALHOST,
+        "PORT": str(launch.port),
+        "METRICS_PORT": str(launch.metrics_port),
+        "WORKERS": str(launch.workers),
+    }
+    return _python("-m", "app"), env
+
+
+def _granian(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    argv = _python(
+        "-m", "granian", "--interface", "wsgi", "--host", LOCALHOST, "--port", str(launch.port),
+        "--workers", str(launch.workers), "--http", "1", "--no-ws", WSGI_TARGET,
+    )  # fmt: skip
+    return argv, _app_env(launch)
+
+
+def _gunicorn(worker_class: str) -> Callable[[Launch], tuple[list[str], dict[str, str]]]:
+    def command(launch: Launch) -> tuple[list[str], dict[str, str]]:
+        argv = _python(
+            "-m", "gunicorn", "--worker-class", worker_class, "--workers", str(launch.workers),
+            "--bind", f"{LOCALHOST}:{launch.port}", "--worker-tmp-dir", str(launch.scratch),
+        )  # fmt: skip
+        if worker_class == "gthread":
+            argv += ["--threads", str(GTHREAD_THREADS)]
+        return [*argv, WSGI_TARGET], _app_env(launch)
+
+    return command
+
+
+def _tutorial(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    return _python("-m", "bench.yardsticks.tutorial", "--port", str(launch.port)), {}
+
+
+def _peer(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    argv = _python(
+        "-m", "uvicorn", "bench.yardsticks.peer:app", "--host", LOCALHOST, "--port", str(launch.port),
+        "--workers", str(launch.workers), "--no-access-log", "--log-level", "warning",
+    )  # fmt: skip
+    return argv, {"MODEL_DIR": str(launch.model_dir)}
+
+
+APP = ServerKind("app", "app (python -m app)", "app", _app)
+SERVER_KINDS: tuple[ServerKind, ...] = (
+    APP,
+    ServerKind("granian", "Flask app on granian (WSGI)", "server", _granian),
+    ServerKind("gunicorn-sync", "Flask app on gunicorn sync", "server", _gunicorn("sync")),
+    ServerKind(
+        "gunicorn-gthread",
+        f"Flask app on gunicorn gthread, {GTHREAD_THREADS} thr",
+        "server",
+        _gunicorn("gthread"),
+    ),
+    ServerKind("peer", "peer: FastAPI on uvicorn[standard]", "yardstick", _peer),
+    ServerKind(
+        "tutorial", "tutorial: Flask dev server + sklearn", "yardstick", _tutorial, single_process=True
+    ),
+)
+BY_NAME: Mapping[str, ServerKind] = {kind.name: kind for kind in SERVER_KINDS}

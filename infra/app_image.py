@@ -1,0 +1,131 @@
+"""The serving image: app/ with the model baked in, tagged by content, pushed to ACR, deployed by digest."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pulumi
+import pulumi_docker as docker
+
+from infra import acr_login, content_tag, entra, model_source, project
+from infra.config import ImageSettings, ModelSettings
+
+PLATFORM = "linux/amd64"  # the AKS node pool's VM sizes are x86-64
+DOCKERFILE = "app/Dockerfile"
+MODEL_DIR = "build/model"  # the Dockerfile copies the fetched model from here
+REFERENCE_CACHE = "build/reference-store"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AppImageArgs:
+    login_server: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
+    image: ImageSettings
+    model: ModelSettings
+    store_url: pulumi.Input[str]  # read only, never written
+    # Role assignments that must exist first: AcrPush for the push, blob read access for the fetch.
+    push_after: Sequence[pulumi.Resource]
+    fetch_after: Sequence[pulumi.Resource]
+
+
+def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
+    """Run blocking I/O (downloads, training, HTTP) off the event loop that registers resources."""
+    return asyncio.get_running_loop().run_in_executor(None, work)
+
+
+def _push_password(login_server: str, tenant_id: str) -> asyncio.Future[str]:
+    def exchange() -> str:
+        access_token = entra.get_access_token(entra.ARM_SCOPE)
+        return acr_login.exchange_refresh_token(login_server, tenant_id, access_token)
+
+    return _in_thread(exchange)
+
+
+class AppImage(pulumi.ComponentResource):
+    """Builds app/Dockerfile from the project root with the chosen model in build/model/, and pushes it."""
+
+    def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aiapp:infra:AppImage", name, None, opts)
+        root = project.project_root()
+        model_dir = root / MODEL_DIR
+
+        if args.model.source == "reference":
+            fetch: Callable[[], model_source.FetchedModel] = functools.partial(
+                model_source.reference_model, root / REFERENCE_CACHE, model_dir, args.model.name
+            )
+            fetched = pulumi.Output.from_input(args.model.name).apply(lambda _: _in_thread(fetch))
+        else:
+            # Waits for the store's URL and for the deploying identity's read access to it.
+            gate = pulumi.Output.all(args.store_url, *[r.id for r in args.fetch_after])
+            fetched = gate.apply(
+                lambda values: _in_thread(
+                    functools.partial(
+                        model_source.fetch_from_store,
+                        values[0],
+                        model_dir,
+                        args.model.name,
+                        args.model.version,
+                    )
+                )
+            )
+
+        build_args: dict[str, pulumi.Input[str]] = {
+            "MODEL_NAME": fetched.apply(lambda m: m.name),
+            "MODEL_VERSION": fetched.apply(lambda m: m.version),
+            "MODEL_SHA256": fetched.apply(lambda m: m.sha256),
+        }
+        if args.image.base_image:
+            build_args["BASE_IMAGE"] = args.image.base_image
+        tag = fetched.apply(
+            lambda m: content_tag.content_tag(
+                root,
+                DOCKERFILE,
+                MODEL_DIR,
+                m.sha256,
+                {
+                    "MODEL_NAME": m.name,
+                    "MODEL_VERSION": m.version,
+                    "BASE_IMAGE": args.image.base_image or "",
+                    "PLATFORM": PLATFORM,
+                },
+            )
+        )
+        image_name = pulumi.Output.concat(args.login_server, "/", args.image.repository, ":", tag)
+        password = pulumi.Output.secret(
+            pulumi.Output.all(args.login_server, args.tenant_id).apply(lambda v: _push_password(v[0], v[1]))
+        )
+        context = Path(os.path.relpath(root, Path.cwd()))
+        image = docker.Image(
+            name,
+            build=docker.DockerBuildArgs(
+                context=context.as_posix(),
+                dockerfile=(context / DOCKERFILE).as_posix(),
+                platform=PLATFORM,
+                args=build_args,
+            ),
+            image_name=image_name,
+            registry=docker.RegistryArgs(
+                server=args.login_server, username=acr_login.TOKEN_USERNAME, password=password
+            ),
+            skip_push=False,
+            # Pull-request previews need no Docker engine; the image build is tested on its own in CI.
+            build_on_preview=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.push_after)),
+        )
+        self.tag: pulumi.Output[str] = tag
+        self.image_name: pulumi.Output[str] = image.image_name
+        # repository@sha256:...: what the Deployment runs, so a re-pushed tag can never change a running pod.
+        self.repo_digest: pulumi.Output[str] = image.repo_digest
+        self.model_name: pulumi.Output[str] = fetched.apply(lambda m: m.name)
+        self.model_version: pulumi.Output[str] = fetched.apply(lambda m: m.version)
+        self.model_sha256: pulumi.Output[str] = fetched.apply(lambda m: m.sha256)
+        self.model_source: pulumi.Output[str] = fetched.apply(lambda m: m.source)
+        self.register_outputs({"repo_digest": self.repo_digest, "model_version": self.model_version})

@@ -1,0 +1,152 @@
+"""AKS with Entra ID and Azure RBAC (no local accounts), its pull access to ACR, and a kubernetes Provider."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_azure_native import containerservice
+
+from infra import entra, identity
+from infra.config import ClusterSettings, StackSettings
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    resource_group: pulumi.Input[str]
+    stack: StackSettings
+    cluster: ClusterSettings
+    registry_id: pulumi.Input[str]  # the kubelet identity gets AcrPull on it
+    azure: identity.AzureContext  # its deployer gets the AKS RBAC role it deploys with
+
+
+def bearer_kubeconfig(user_kubeconfig_b64: str, token: str) -> str:
+    """The cluster's endpoint and CA from AKS's user kubeconfig, with an Entra bearer token as the user.
+
+    AKS's user kubeconfig runs `kubelogin`, a binary the Pulumi program cannot count on; a token minted for
+    the AKS server application does the same without it.
+    """
+    source = yaml.safe_load(base64.b64decode(user_kubeconfig_b64))
+    cluster = source["clusters"][0]
+    config: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "pulumi-deployer", "user": {"token": token}}],
+        "contexts": [{"name": "aiapp", "context": {"cluster": cluster["name"], "user": "pulumi-deployer"}}],
+        "current-context": "aiapp",
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class Cluster(pulumi.ComponentResource):
+    """The AKS cluster the app runs on, and the Provider that deploys to it as the deploying identity."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("aiapp:infra:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings, stack = args.cluster, args.stack
+        system_pool = containerservice.ManagedClusterAgentPoolProfileArgs(
+            name="system",
+            mode=containerservice.AgentPoolMode.SYSTEM,
+            type=containerservice.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+            os_type=containerservice.OSType.LINUX,
+            os_sku=containerservice.OSSKU.AZURE_LINUX,
+            vm_size=settings.vm_size,
+            enable_auto_scaling=True,
+            count=settings.min_nodes,
+            min_count=settings.min_nodes,
+            max_count=settings.max_nodes,
+            availability_zones=list(settings.zones) or None,
+            max_pods=110,
+        )
+        cluster_name = stack.name("aks")
+        cluster = containerservice.ManagedCluster(
+            cluster_name,
+            resource_group_name=args.resource_group,
+            location=stack.location,
+            dns_prefix=cluster_name,
+            kubernetes_version=settings.kubernetes_version,
+            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier=settings.tier),
+            identity=containerservice.ManagedClusterIdentityArgs(
+                type=containerservice.ResourceIdentityType.SYSTEM_ASSIGNED
+            ),
+            agent_pool_profiles=[system_pool],
+            enable_rbac=True,
+            disable_local_accounts=True,  # every stack: only Entra identities reach the API server
+            aad_profile=containerservice.ManagedClusterAADProfileArgs(
+                managed=True, enable_azure_rbac=True, tenant_id=args.azure.tenant_id
+            ),
+            oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=containerservice.ManagedClusterSecurityProfileArgs(
+                workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(
+                    enabled=True
+                ),
+            ),
+            network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                network_plugin=containerservice.NetworkPlugin.AZURE,
+                network_plugin_mode=containerservice.NetworkPluginMode.OVERLAY,
+                network_dataplane=containerservice.NetworkDataplane.CILIUM,
+                network_policy=containerservice.NetworkPolicy.CILIUM,  # enforces the app's NetworkPolicy
+                load_balancer_sku=containerservice.LoadBalancerSku.STANDARD,
+            ),
+            auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel=containerservice.UpgradeChannel.PATCH,
+                node_os_upgrade_channel=containerservice.NodeOSUpgradeChannel.NODE_IMAGE,
+            ),
+            tags=stack.tags,
+            opts=child,
+        )
+        kubelet = cluster.identity_profile.apply(lambda profile: (profile or {})["kubeletidentity"])
+        self.acr_pull = identity.assign_role(
+            f"{name}-kubelet-acrpull",
+            scope=args.registry_id,
+            role=identity.ACR_PULL,
+            principal=identity.Principal(kubelet.object_id, "ServicePrincipal"),
+            subscription_id=args.azure.subscription_id,
+            description="AKS nodes pull the app image.",
+            opts=child,
+        )
+        self.deployer_access = identity.assign_role(
+            f"{name}-deployer-rbac-admin",
+            scope=cluster.id,
+            role=identity.AKS_RBAC_CLUSTER_ADMIN,
+            principal=args.azure.deployer,
+            subscription_id=args.azure.subscription_id,
+            description="The identity running `pulumi up` creates the app's namespace and workload.",
+            opts=child,
+        )
+
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=args.resource_group, resource_name=cluster.name
+        )
+        user_kubeconfig_b64 = credentials.kubeconfigs[0].value
+        # The Entra token is minted when the program runs, so it is fresh for this deployment (about an hour).
+        token = entra.get_access_token(entra.AKS_SCOPE)
+        provider_kubeconfig = pulumi.Output.secret(
+            user_kubeconfig_b64.apply(lambda b64: bearer_kubeconfig(b64, token))
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=provider_kubeconfig,
+            # The token (so the kubeconfig) changes on every run; the cluster's ARM id does not. With it, a
+            # new kubeconfig updates the provider in place instead of replacing every workload object.
+            cluster_identifier=cluster.id,
+            delete_unreachable=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployer_access]),
+        )
+        self.id: pulumi.Output[str] = cluster.id
+        self.name: pulumi.Output[str] = cluster.name
+        self.oidc_issuer_url: pulumi.Output[str] = cluster.oidc_issuer_profile.apply(
+            lambda profile: profile.issuer_url if profile else ""
+        )
+        self.kubelet_object_id: pulumi.Output[str] = kubelet.object_id
+        # For people: AKS's own user kubeconfig (kubelogin), never the token-bearing one above.
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            user_kubeconfig_b64.apply(lambda b64: base64.b64decode(b64).decode())
+        )
+        self.register_outputs({"name": self.name, "oidc_issuer_url": self.oidc_issuer_url})

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `pulumi up` of one stack with the model version this run resolved, the policy pack enforced, as the deploy
+# identity. Run by AzureCLI@2 (templates/azure.yml). Usage: deploy.sh <dev|prod> <work dir>
+# Leaves in the work dir what the smoke test reads: outputs.json, stack, previous-model-version.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+environment="${1:?usage: deploy.sh <dev|prod> <work dir>}"
+work="${2:?usage: deploy.sh <dev|prod> <work dir>}"
+require_vars MODEL_VERSION MODEL_VERSION_CONFIG_KEY BUILD_BUILDNUMBER BUILD_SOURCEVERSION
+[[ "$MODEL_VERSION" =~ ^[1-9][0-9]*$ ]] ||
+  fail "MODEL_VERSION '$MODEL_VERSION' is not a published version number (the resolve stage sets it)"
+stack="$(stack_for "$environment")"
+azure_env
+pulumi_login
+
+mkdir -p "$work"
+printf '%s' "$stack" >"$work/stack"
+# What the stack serves before this update, for the rollback hint (nothing on its first update).
+pulumi stack output model_version --stack "$stack" >"$work/previous-model-version" 2>/dev/null ||
+  : >"$work/previous-model-version"
+
+pulumi up --non-interactive --yes --diff --color never --policy-pack policy --stack "$stack" \
+  --config "$MODEL_VERSION_CONFIG_KEY=$MODEL_VERSION" \
+  --message "release $BUILD_BUILDNUMBER: model $MODEL_VERSION, commit $BUILD_SOURCEVERSION"
+pulumi stack output --json --stack "$stack" >"$work/outputs.json"

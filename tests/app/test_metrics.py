@@ -1,0 +1,43 @@
+"""Metrics in one process: requests by route, method and status; latency; predictions by label."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from prometheus_client import generate_latest
+
+from app.factory import STATE_KEY
+from app.metrics import UNMATCHED_ROUTE
+from tests.conftest import Digits
+
+
+def test_requests_latency_and_predictions_are_counted(
+    app_factory: Callable[..., Flask], digits: Digits
+) -> None:
+    app = app_factory()
+    registry = app.extensions[STATE_KEY].metrics.registry
+    client = app.test_client()
+    rows = digits.x[:12]
+    body = client.post("/v1/predict", json={"instances": rows.tolist()}).get_json()
+    client.post("/v1/predict", json={"instances": [rows[0].tolist()]})
+    client.post("/v1/predict", json={"instances": []})
+    client.get("/healthz")
+    client.get("/no/such/route/123")
+    client.get("/another/unknown")
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("http_requests_total", route="/v1/predict", method="POST", status="200") == 2
+    assert value("http_requests_total", route="/v1/predict", method="POST", status="422") == 1
+    assert value("http_requests_total", route="/healthz", method="GET", status="200") == 1
+    # Unknown paths share one series: a scanner cannot blow up the metric's cardinality.
+    assert value("http_requests_total", route=UNMATCHED_ROUTE, method="GET", status="404") == 2
+    assert value("http_request_duration_seconds_count", route="/v1/predict") == 3
+    assert 0 < value("http_request_duration_seconds_sum", route="/v1/predict") < 10
+
+    labels = [p["label"] for p in body["predictions"]] + [body["predictions"][0]["label"]]
+    for label in range(10):
+        assert value("model_predictions_total", label=str(label)) == labels.count(label), label
+    assert b"model_predictions_total" in generate_latest(registry)

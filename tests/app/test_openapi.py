@@ -1,0 +1,114 @@
+"""/openapi.json: a valid OpenAPI 3.1 document of exactly the app's routes, whose schemas the app's real
+responses satisfy."""
+
+from __future__ import annotations
+
+import copy
+import io
+from typing import Any
+
+import jsonschema
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate as validate_openapi
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from app.openapi import ERROR_CODES
+from tests.app.helpers import b64, render_digit
+from tests.conftest import Digits
+
+ZERO_ROW = [0] * 64
+
+
+@pytest.fixture(scope="module")
+def document(shared_app: Flask) -> dict[str, Any]:
+    return shared_app.test_client().get("/openapi.json").get_json()
+
+
+def schema_validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    """A validator for one schema of the document; its $refs resolve inside the document."""
+    return jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    validate_openapi(document)
+    broken = copy.deepcopy(document)
+    del broken["paths"]["/healthz"]["get"]["responses"]["200"]["description"]
+    with pytest.raises(OpenAPIValidationError):  # the validator does catch a broken document
+        validate_openapi(broken)
+
+
+def test_document_lists_exactly_the_app_routes(shared_app: Flask, document: dict[str, Any]) -> None:
+    # HEAD comes with every GET in werkzeug; OPTIONS is not provided (no CORS here).
+    served = {
+        (rule.rule, method)
+        for rule in shared_app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method != "HEAD"
+    }
+    documented = {
+        (path, method.upper()) for path, operations in document["paths"].items() for method in operations
+    }
+    assert served == documented
+    assert len(served) == 5
+
+
+def test_every_error_code_is_documented(document: dict[str, Any]) -> None:
+    enum = document["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    assert enum == list(ERROR_CODES)
+    predict = document["paths"]["/v1/predict"]["post"]["responses"]
+    assert set(predict) == {"200", "400", "413", "415", "422", "503"}
+    for code in ("invalid_json", "invalid_input", "too_large", "unsupported_media_type", "not_found"):
+        assert code in document["info"]["description"]
+
+
+def test_limits_in_the_document_follow_the_settings(app_factory: Any) -> None:
+    document = app_factory(max_batch=7).test_client().get("/openapi.json").get_json()
+    assert document["components"]["schemas"]["InstancesRequest"]["properties"]["instances"]["maxItems"] == 7
+
+
+def _response_schema(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    response = document["paths"][path][method]["responses"][str(status)]
+    return response["content"]["application/json"]["schema"]
+
+
+def test_real_responses_match_their_documented_schemas(
+    client: FlaskClient, document: dict[str, Any], digits: Digits
+) -> None:
+    png = render_digit(digits.x[0])
+    exchanges = [
+        ("/healthz", "get", {}),
+        ("/readyz", "get", {}),
+        ("/version", "get", {}),
+        ("/openapi.json", "get", {}),
+        ("/v1/predict", "post", {"json": {"instances": [ZERO_ROW, [16] * 64]}}),
+        ("/v1/predict", "post", {"json": {"images": [b64(png)]}}),
+        ("/v1/predict", "post", {"data": {"image": (io.BytesIO(png), "d.png")}}),
+        ("/v1/predict", "post", {"data": "{", "content_type": "application/json"}),
+        ("/v1/predict", "post", {"json": {"instances": []}}),
+        ("/v1/predict", "post", {"json": {"instances": [ZERO_ROW] * 65}}),
+        ("/v1/predict", "post", {"data": "x", "content_type": "text/plain"}),
+    ]
+    seen = set()
+    for path, method, kwargs in exchanges:
+        response = client.open(path, method=method.upper(), **kwargs)
+        schema = _response_schema(document, path, method, response.status_code)
+        schema_validator(document, schema).validate(response.get_json())
+        seen.add(response.status_code)
+    assert seen == {200, 400, 413, 415, 422}
+
+
+def test_documented_request_schemas_accept_what_the_app_accepts(document: dict[str, Any]) -> None:
+    schema = document["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = schema_validator(document, schema)
+    assert validator.is_valid({"instances": [ZERO_ROW, [16.0] * 64]})
+    assert validator.is_valid({"images": ["aGVsbG8="]})
+    for bad in (
+        {},
+        {"instances": [ZERO_ROW], "images": ["x"]},
+        {"instances": [[True] * 64]},
+        {"instances": []},
+    ):
+        assert not validator.is_valid(bad), bad

@@ -1,0 +1,102 @@
+"""Settings: defaults, and a clear error naming the variable for every bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.servers import SERVERS
+from app.settings import DEFAULT_MODEL_DIR, ENV_VARS, SERVER_NAMES, Settings, SettingsError, load_settings
+
+
+def test_defaults_from_an_empty_environment() -> None:
+    settings = load_settings({})
+    assert settings.model_dir == DEFAULT_MODEL_DIR == Path(__file__).resolve().parents[2] / "build" / "model"
+    assert (settings.host, settings.port, settings.metrics_port) == ("0.0.0.0", 8080, 9090)
+    assert (settings.max_batch, settings.max_body_bytes, settings.max_image_pixels) == (
+        64,
+        8 << 20,
+        2048 * 2048,
+    )
+    assert settings.server == "granian" and settings.threads == 1 and settings.workers >= 1
+    assert (settings.app_version, settings.git_commit, settings.access_log) == ("dev", "unknown", False)
+
+
+def test_every_variable_is_read() -> None:
+    env = {
+        "MODEL_DIR": "/srv/model",
+        "HOST": "127.0.0.1",
+        "PORT": "8000",
+        "METRICS_PORT": "9000",
+        "WORKERS": "3",
+        "THREADS": "4",
+        "SERVER": "gunicorn-gthread",
+        "MAX_BATCH": "8",
+        "MAX_BODY_BYTES": "65536",
+        "MAX_IMAGE_PIXELS": "10000",
+        "APP_VERSION": "1.2.3",
+        "GIT_COMMIT": "abc123",
+        "LOG_LEVEL": "warning",
+        "ACCESS_LOG": "true",
+    }
+    assert load_settings(env) == Settings(
+        model_dir=Path("/srv/model"),
+        host="127.0.0.1",
+        port=8000,
+        metrics_port=9000,
+        workers=3,
+        threads=4,
+        server="gunicorn-gthread",
+        max_batch=8,
+        max_body_bytes=65536,
+        max_image_pixels=10000,
+        app_version="1.2.3",
+        git_commit="abc123",
+        log_level="warning",
+        access_log=True,
+    )
+    # The README's table documents exactly the variables that are read.
+    assert {name for name, _, _ in ENV_VARS} == set(env)
+
+
+def test_empty_variable_means_default() -> None:
+    assert load_settings({"PORT": "", "WORKERS": "  "}).port == 8080
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PORT", "http", "PORT='http' is not an integer"),
+        ("PORT", "0", "PORT=0 is out of range"),
+        ("PORT", "65536", "PORT=65536 is out of range"),
+        ("METRICS_PORT", "-1", "METRICS_PORT=-1 is out of range"),
+        ("WORKERS", "0", "WORKERS=0 is out of range"),
+        ("THREADS", "1.5", "THREADS='1.5' is not an integer"),
+        ("MAX_BATCH", "0", "MAX_BATCH=0 is out of range"),
+        ("MAX_BODY_BYTES", "10", "MAX_BODY_BYTES=10 is out of range"),
+        ("MAX_IMAGE_PIXELS", str(1 << 30), "MAX_IMAGE_PIXELS=1073741824 is out of range"),
+        ("SERVER", "uwsgi", "SERVER='uwsgi' is not allowed"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not allowed"),
+        ("ACCESS_LOG", "maybe", "ACCESS_LOG='maybe' is not a boolean"),
+        ("APP_VERSION", "1.0\n", None),  # trailing whitespace is stripped, not an error
+        ("GIT_COMMIT", "abc\x00def", "GIT_COMMIT='abc\\x00def' contains control characters"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, expected: str | None) -> None:
+    if expected is None:
+        load_settings({name: value})
+        return
+    with pytest.raises(SettingsError) as raised:
+        load_settings({name: value})
+    assert str(raised.value).startswith(expected)
+    assert f"set {name} to" in str(raised.value), "the message says what to do"
+
+
+def test_metrics_port_must_differ_from_port() -> None:
+    with pytest.raises(SettingsError, match="PORT and METRICS_PORT are both 8000"):
+        load_settings({"PORT": "8000", "METRICS_PORT": "8000"})
+
+
+def test_every_server_name_has_a_start_function() -> None:
+    assert set(SERVERS) == set(SERVER_NAMES)

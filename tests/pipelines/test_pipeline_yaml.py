@@ -1,0 +1,215 @@
+"""pipelines/*.yml: valid against Microsoft's schema, triggers in the YAML only, and the stages in order."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import config as stack_config
+from infra.pipelines import (
+    CI_YAML,
+    DEPLOY_CONNECTION,
+    DEPLOY_VARIABLE_GROUP,
+    ENVIRONMENTS,
+    MAIN_BRANCH,
+    MODEL_VERSION_CONFIG_KEY,
+    PREVIEW_CONNECTION,
+    PREVIEW_VARIABLE_GROUP,
+    RELEASE_YAML,
+)
+from tests.pipelines.support import PIPELINES_DIR, REPO, Pipeline, load_pipeline, load_yaml
+
+YAML_FILES = sorted(PIPELINES_DIR.rglob("*.yml"))
+CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
+SCHEMA_ARGS = [
+    "--builtin-schema",
+    "vendor.azure-pipelines",
+    "--data-transform",
+    "azure-pipelines",
+    "--regex-variant",
+    "nonunicode",
+]
+
+
+def check_schema(*files: Path) -> subprocess.CompletedProcess[str]:
+    tool = str(CHECK_JSONSCHEMA) if CHECK_JSONSCHEMA.exists() else shutil.which("check-jsonschema")
+    if tool is None:
+        pytest.fail("check-jsonschema is not installed: it is in requirements-dev.txt (make venv)")
+    return subprocess.run([tool, *SCHEMA_ARGS, *map(str, files)], capture_output=True, text=True, check=False)
+
+
+def test_every_pipeline_file_is_valid_against_the_azure_pipelines_schema() -> None:
+    assert {f.name for f in YAML_FILES} >= {"ci.yml", "release.yml"}
+    result = check_schema(*YAML_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "original, broken",
+    [
+        ('    always: "true"', "    always: true"),  # the schema wants booleans as strings
+        ("trigger: none", "triggers: none"),  # a typo of a top-level key
+        ("environment: prod", "environmnet: prod"),
+    ],
+)
+def test_the_schema_check_rejects_a_broken_release(tmp_path: Path, original: str, broken: str) -> None:
+    text = (PIPELINES_DIR / "release.yml").read_text()
+    assert original in text
+    copy = tmp_path / "release.yml"
+    copy.write_text(text.replace(original, broken, 1))
+    assert check_schema(copy).returncode == 1
+
+
+# --------------------------------------------------------------------------------------------- triggers
+
+
+def test_ci_runs_on_every_push_and_every_pull_request() -> None:
+    ci = load_yaml(REPO / CI_YAML)
+    assert ci["trigger"]["branches"]["include"] == ["*"]
+    assert ci["pr"]["branches"]["include"] == ["*"]
+    assert "schedules" not in ci
+
+
+def test_release_runs_nightly_on_main_even_without_changes_and_by_hand_only_otherwise() -> None:
+    release = load_yaml(REPO / RELEASE_YAML)
+    assert release["trigger"] == "none"
+    assert release["pr"] == "none"
+    (schedule,) = release["schedules"]
+    assert schedule["branches"]["include"] == [MAIN_BRANCH.removeprefix("refs/heads/")]
+    assert schedule["always"] == "true"  # ships a newly published model without a new commit
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month, weekday) == ("*", "*", "*"), "nightly means every day"
+    assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+    assert release["lockBehavior"] == "sequential"  # with the environments' exclusive lock: one at a time
+    (parameter,) = release["parameters"]  # manual runs choose the model version (a rollback is a number)
+    assert (parameter["name"], parameter["default"]) == ("modelVersion", "latest")
+
+
+# ------------------------------------------------------------------------------------------- what runs
+
+
+def _scripts(steps: list[dict]) -> list[str]:
+    return [step.get("script") or (step.get("inputs") or {}).get("scriptPath", "") for step in steps]
+
+
+def test_ci_lints_and_tests_before_any_preview() -> None:
+    ci = load_pipeline("ci.yml")
+    assert [s["stage"] for s in ci.stages()] == ["test", "preview"]
+    (test_job,) = ci.stage("test")["jobs"]
+    steps = Pipeline.job_steps(test_job)
+    scripts = _scripts(steps)
+    assert scripts.index("make lint") < scripts.index("make test")
+    (junit,) = [s for s in steps if s.get("task") == "PublishTestResults@2"]
+    assert junit["inputs"]["testResultsFormat"] == "JUnit"
+    assert junit["inputs"]["testResultsFiles"] == "build/junit.xml"
+    assert junit["condition"] == "succeededOrFailed()"  # results are published when tests fail too
+    (coverage,) = [s for s in steps if "codecoverage.publish" in s.get("script", "")]
+    assert "codecoveragetool=Cobertura" in coverage["script"] and "build/coverage.xml" in coverage["script"]
+    assert coverage["condition"] == "succeededOrFailed()"
+
+    preview = ci.stage("preview")
+    assert preview["dependsOn"] == "test"
+    assert "condition" not in preview  # the default, succeeded(): a failing test stops the run here
+    assert {job["job"] for job in preview["jobs"]} == {f"preview_{env}" for env in ENVIRONMENTS}
+    for job in preview["jobs"]:
+        env = job["job"].removeprefix("preview_")
+        steps = Pipeline.job_steps(job)
+        (azure,) = [s for s in steps if s.get("task") == "AzureCLI@2"]
+        assert azure["inputs"]["azureSubscription"] == PREVIEW_CONNECTION
+        assert azure["inputs"]["scriptPath"] == "pipelines/scripts/preview.sh"
+        assert azure["inputs"]["arguments"].split()[0] == env
+        (comment,) = [s for s in steps if "pr_comment.py" in s.get("script", "")]
+        assert f"--stack {env}" in comment["script"]
+        assert "succeededOrFailed()" in comment["condition"] and "'PullRequest'" in comment["condition"]
+        assert comment["env"]["SYSTEM_ACCESSTOKEN"] == "$(System.AccessToken)"
+    preview_script = (PIPELINES_DIR / "scripts" / "preview.sh").read_text()
+    assert re.search(r"pulumi preview .*--diff .*--policy-pack policy", preview_script)
+
+
+def test_release_resolves_once_then_deploys_and_smoke_tests_dev_then_prod() -> None:
+    release = load_pipeline("release.yml")
+    assert [s["stage"] for s in release.stages()] == ["resolve", "dev", "prod"]
+    (resolve_job,) = release.stage("resolve")["jobs"]
+    (resolve_step,) = [s for s in Pipeline.job_steps(resolve_job) if s.get("task") == "AzureCLI@2"]
+    assert resolve_step["inputs"]["scriptPath"] == "pipelines/scripts/resolve-model.sh"
+    output = f"stageDependencies.resolve.{resolve_job['job']}.outputs['{resolve_step['name']}.MODEL_VERSION']"
+
+    assert release.stage("dev")["dependsOn"] == "resolve"
+    assert "dev" in release.stage("prod")["dependsOn"]
+    for env in ("dev", "prod"):
+        stage = release.stage(env)
+        assert "condition" not in stage  # a failed dev (its smoke test included) stops prod
+        (job,) = stage["jobs"]
+        assert job["environment"] == env and "deployment" in job
+        assert job["variables"]["MODEL_VERSION"] == f"$[ {output} ]"  # the one version resolved at the start
+        steps = Pipeline.job_steps(job)
+        assert steps[0] == {"checkout": "self"}  # deployment jobs do not check out by themselves
+        scripts = _scripts(steps)
+        (up,) = [i for i, s in enumerate(scripts) if s == "pipelines/scripts/deploy.sh"]
+        (smoke,) = [i for i, s in enumerate(scripts) if s.startswith("bash pipelines/scripts/smoke.sh")]
+        assert up < smoke, "the smoke test runs after pulumi up"
+        assert steps[up]["inputs"]["azureSubscription"] == DEPLOY_CONNECTION
+        assert steps[up]["inputs"]["arguments"].split()[0] == env
+        assert scripts[smoke].split()[2] == env
+    deploy_script = (PIPELINES_DIR / "scripts" / "deploy.sh").read_text()
+    assert re.search(r"pulumi up .*--policy-pack policy", deploy_script)
+    assert '--config "$MODEL_VERSION_CONFIG_KEY=$MODEL_VERSION"' in deploy_script
+
+
+def test_each_pipeline_uses_only_its_own_connection_group_and_environments() -> None:
+    ci, release = load_pipeline("ci.yml"), load_pipeline("release.yml")
+    assert (ci.connections, ci.groups, ci.environments) == (
+        {PREVIEW_CONNECTION},
+        {PREVIEW_VARIABLE_GROUP},
+        set(),
+    )
+    assert (release.connections, release.groups, release.environments) == (
+        {DEPLOY_CONNECTION},
+        {DEPLOY_VARIABLE_GROUP},
+        set(ENVIRONMENTS),
+    )
+
+
+def test_every_script_and_make_target_the_pipelines_call_exists() -> None:
+    called = load_pipeline("ci.yml").script_files | load_pipeline("release.yml").script_files
+    assert {
+        "pipelines/scripts/deploy.sh",
+        "pipelines/scripts/preview.sh",
+        "pipelines/pr_comment.py",
+    } <= called
+    for script in called:
+        assert (REPO / script).is_file(), f"{script} is called by a pipeline and does not exist"
+    for script in (PIPELINES_DIR / "scripts").glob("*.sh"):
+        for target in re.findall(r"\$\(dirname \"\$0\"\)/(\.\./)?([\w.]+\.(?:py|sh))", script.read_text()):
+            assert (script.parent / "".join(target)).is_file(), f"{script.name} calls a missing {target[1]}"
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
+    makefile = (REPO / "Makefile").read_text()
+    steps_text = "\n".join(path.read_text() for path in PIPELINES_DIR.rglob("*.yml"))
+    targets = set(re.findall(r"\bmake (\w[\w-]*)", steps_text))
+    assert targets >= {"venv", "lint", "test"}
+    for target in targets:
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"the Makefile has no target {target}"
+
+
+def test_the_config_key_the_release_sets_is_the_one_the_program_reads() -> None:
+    namespace, key = MODEL_VERSION_CONFIG_KEY.split(":")
+    assert namespace == stack_config.NAMESPACE
+    settings = stack_config.load_settings(lambda k: {"owner": "team", key: "7"}.get(k), stack_name="dev")
+    assert settings.model.version == "7"
+
+
+def test_the_pipelines_install_the_pulumi_cli_and_python_the_project_pins() -> None:
+    parameters = {p["name"]: p for p in load_yaml(PIPELINES_DIR / "templates" / "setup.yml")["parameters"]}
+    requirements = (REPO / "requirements.txt").read_text()
+    (sdk,) = re.findall(r"^pulumi==([0-9.]+)$", requirements, re.MULTILINE)
+    assert parameters["pulumiVersion"]["default"] == sdk, (
+        "the CLI and the pulumi SDK must be the same release"
+    )
+    python = re.search(r'requires-python = ">=([0-9.]+)"', (REPO / "pyproject.toml").read_text())
+    assert python is not None and parameters["pythonVersion"]["default"] == python.group(1)

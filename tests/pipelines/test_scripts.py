@@ -1,0 +1,368 @@
+"""The scripts the pipelines run, run here as the agent runs them.
+
+resolve_model.py reads a real model store; deploy.sh, preview.sh and smoke.sh run under bash with a stand-in
+`pulumi` on PATH (there is no Pulumi CLI or Azure here) that records how it was called, and smoke.sh then
+tests the real app; pr_comment.py posts to a local HTTP server playing the Azure DevOps and GitHub APIs.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from model.manifest import Manifest
+from model.store import FileStore
+from tests.conftest import LiveApp, serve_app
+from tests.pipelines.support import PIPELINES_DIR
+
+SCRIPTS = PIPELINES_DIR / "scripts"
+COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
+
+# A stand-in for the Pulumi CLI: logs each call (and the credentials it was given), answers `stack output`.
+FAKE_PULUMI = r"""#!/usr/bin/env bash
+set -euo pipefail
+echo "$*" >>"$FAKE_PULUMI_LOG"
+case "$1" in
+  login)
+    echo "ENV ARM_USE_OIDC=$ARM_USE_OIDC ARM_CLIENT_ID=$ARM_CLIENT_ID ARM_OIDC_TOKEN=$ARM_OIDC_TOKEN" \
+      "PULUMI_ACCESS_TOKEN=${PULUMI_ACCESS_TOKEN-<unset>}" >>"$FAKE_PULUMI_LOG" ;;
+  stack)
+    if [ "$3" = "--json" ]; then cat "$FAKE_PULUMI_OUTPUTS"; else printf '%s\n' "$FAKE_PULUMI_PREVIOUS"; fi ;;
+  preview)
+    echo "Previewing update (dev):"
+    echo "    ~ kubernetes:apps/v1:Deployment app update [diff: ~spec]"
+    exit "${FAKE_PULUMI_EXIT:-0}" ;;
+  up) echo "Updating (dev): done" ;;
+esac
+"""
+
+
+@dataclass
+class Agent:
+    """An agent's environment inside AzureCLI@2 (addSpnToEnvironment), with the fake Pulumi CLI."""
+
+    tmp: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log(self) -> list[str]:
+        path = Path(self.env["FAKE_PULUMI_LOG"])
+        return path.read_text().splitlines() if path.exists() else []
+
+    def run(self, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(SCRIPTS / script), *args],
+            cwd=PIPELINES_DIR.parent,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Agent:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "pulumi"
+    fake.write_text(FAKE_PULUMI)
+    fake.chmod(0o755)
+    python = bin_dir / "python"  # the agent's `python` (UsePythonVersion): this interpreter
+    python.symlink_to(sys.executable)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
+        "FAKE_PULUMI_OUTPUTS": str(tmp_path / "stack-outputs.json"),
+        "FAKE_PULUMI_PREVIOUS": "1",
+        # what AzureCLI@2 adds with addSpnToEnvironment
+        "servicePrincipalId": "c1c1c1c1-1111-4222-8333-444444444444",
+        "tenantId": "72f988bf-0000-4000-8000-00000000a11e",
+        "idToken": "oidc-token-from-azure-devops",
+        # the variable group and the pipeline
+        "AZURE_SUBSCRIPTION_ID": "11111111-2222-4333-8444-555555555555",
+        "PULUMI_BACKEND_URL": "azblob://pulumi?storage_account=aiappstate",
+        "PULUMI_STACK_DEV": "dev",
+        "PULUMI_STACK_PROD": "contoso/aiapp/prod",
+        "MODEL_VERSION_CONFIG_KEY": "aiapp:modelVersion",
+        "MODEL_VERSION": "1",
+        "BUILD_BUILDNUMBER": "20250101.1",
+        "BUILD_SOURCEVERSION": COMMIT,
+        # an unset secret variable mapped with env: reaches the script as its literal macro
+        "PULUMI_ACCESS_TOKEN": "$(PULUMI_ACCESS_TOKEN)",
+    }
+    return Agent(tmp_path, env)
+
+
+# ------------------------------------------------------------------------------------- resolve_model.py
+
+
+def resolve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PIPELINES_DIR / "resolve_model.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_resolve_sets_the_latest_verified_version_as_an_output_variable(reference_store: FileStore) -> None:
+    result = resolve("--store", reference_store.url, "--version", "latest")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "##vso[task.setvariable variable=MODEL_VERSION;isOutput=true]1" in lines
+    assert any(
+        line.startswith("##vso[task.setvariable variable=MODEL_SHA256;isOutput=true]") for line in lines
+    )
+
+
+def test_resolve_fails_for_a_missing_a_malformed_or_a_corrupt_version(
+    reference_store: FileStore, tmp_path: Path
+) -> None:
+    missing = resolve("--store", reference_store.url, "--version", "9")
+    assert missing.returncode == 1 and "cannot resolve the model to release" in missing.stderr
+    malformed = resolve("--store", reference_store.url, "--version", "v2; rm -rf /")
+    assert malformed.returncode == 1 and "is not 'latest' or a positive whole number" in malformed.stderr
+    corrupt = tmp_path / "store"
+    shutil.copytree(reference_store.root, corrupt)
+    (onnx,) = corrupt.rglob("model.onnx")
+    onnx.write_bytes(onnx.read_bytes()[:-1] + b"\0")
+    broken = resolve("--store", f"file://{corrupt}", "--version", "1")
+    assert broken.returncode == 1 and "##vso[task.logissue type=error]" in broken.stderr
+    assert "MODEL_VERSION" not in broken.stdout
+
+
+# ------------------------------------------------------------------------------ deploy.sh then smoke.sh
+
+
+@pytest.fixture(scope="module")
+def released_app(reference_model_dir: Path) -> Iterator[LiveApp]:
+    """The real app, built (as the release builds it) from the run's commit."""
+    with serve_app(reference_model_dir, GIT_COMMIT=COMMIT) as app:
+        yield app
+
+
+def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
+    agent: Agent, released_app: LiveApp, reference_manifest: Manifest
+) -> None:
+    outputs = {"app_url": released_app.url, "model_version": reference_manifest.version}
+    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
+    agent.env["MODEL_VERSION"] = reference_manifest.version
+    work = agent.tmp / "dev"
+
+    deployed = agent.run("deploy.sh", "dev", str(work))
+    assert deployed.returncode == 0, deployed.stderr
+    log = agent.log
+    assert log[0] == "login --non-interactive azblob://pulumi?storage_account=aiappstate"
+    # the federated identity, and no Pulumi token at all with self-managed state
+    assert log[1] == (
+        "ENV ARM_USE_OIDC=true ARM_CLIENT_ID=c1c1c1c1-1111-4222-8333-444444444444 "
+        "ARM_OIDC_TOKEN=oidc-token-from-azure-devops PULUMI_ACCESS_TOKEN=<unset>"
+    )
+    (up,) = [line for line in log if line.startswith("up ")]
+    assert "--yes" in up and "--policy-pack policy" in up and "--stack dev" in up
+    assert f"--config aiapp:modelVersion={reference_manifest.version}" in up
+    assert COMMIT in up  # the update's message names the commit
+    assert json.loads((work / "outputs.json").read_text()) == outputs
+    assert (work / "previous-model-version").read_text().strip() == "1"
+
+    smoked = agent.run("smoke.sh", "dev", str(work))
+    assert smoked.returncode == 0, smoked.stderr
+    assert f"serves model version {reference_manifest.version}" in smoked.stdout
+
+    # An app built from another commit than the run's is not what this release deployed.
+    agent.env |= {"BUILD_SOURCEVERSION": "f" * 40, "SMOKE_TIMEOUT": "1"}
+    other = agent.run("smoke.sh", "dev", str(work))
+    assert other.returncode == 1 and f"app commit {COMMIT!r}" in other.stderr
+
+
+def test_smoke_after_deploy_fails_with_rollback_instructions_on_a_wrong_model(
+    agent: Agent, released_app: LiveApp, reference_manifest: Manifest
+) -> None:
+    wrong = str(int(reference_manifest.version) + 1)
+    outputs = {"app_url": released_app.url, "model_version": wrong}
+    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
+    agent.env |= {"MODEL_VERSION": wrong, "PULUMI_STACK_PROD": "contoso/aiapp/prod"}
+    work = agent.tmp / "prod"
+    assert agent.run("deploy.sh", "prod", str(work)).returncode == 0
+    agent.env["SMOKE_TIMEOUT"] = "1"
+    smoked = agent.run("smoke.sh", "prod", str(work))
+    assert smoked.returncode == 1
+    assert "SMOKE TEST FAILED for stack contoso/aiapp/prod" in smoked.stderr
+    assert f"expected {wrong!r}" in smoked.stderr
+    assert "modelVersion=1" in smoked.stderr  # the version the stack served before: the rollback target
+
+
+def test_deploy_refuses_an_unresolved_model_version(agent: Agent) -> None:
+    agent.env["MODEL_VERSION"] = "$(MODEL_VERSION)"  # the resolve stage's output never arrived
+    result = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
+    assert result.returncode == 1
+    assert "is not a published version number" in result.stderr
+    assert agent.log == []  # pulumi never ran
+
+
+def test_pulumi_cloud_state_needs_its_token_and_passes_it(agent: Agent) -> None:
+    agent.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
+    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text("{}")
+    missing = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
+    assert missing.returncode == 1 and "PULUMI_ACCESS_TOKEN is not set" in missing.stderr
+    agent.env["PULUMI_ACCESS_TOKEN"] = "pul-" + "a" * 40
+    assert agent.run("deploy.sh", "dev", str(agent.tmp / "dev")).returncode == 0
+    assert agent.log[1].endswith("PULUMI_ACCESS_TOKEN=pul-" + "a" * 40)
+
+
+def test_preview_keeps_its_output_and_exit_status_for_the_comment(agent: Agent) -> None:
+    out = agent.tmp / "preview-dev.txt"
+    agent.env["FAKE_PULUMI_EXIT"] = "255"  # e.g. a policy violation
+    result = agent.run("preview.sh", "dev", str(out))
+    assert result.returncode == 255
+    (preview,) = [line for line in agent.log if line.startswith("preview ")]
+    assert "--diff" in preview and "--policy-pack policy" in preview and "--stack dev" in preview
+    assert "kubernetes:apps/v1:Deployment app update" in out.read_text()
+    assert Path(f"{out}.status").read_text().strip() == "255"
+
+
+def test_unknown_environment_and_bad_pulumi_version_fail_before_anything_runs(agent: Agent) -> None:
+    result = agent.run("preview.sh", "staging", str(agent.tmp / "p.txt"))
+    assert result.returncode == 1 and "unknown environment 'staging'" in result.stderr
+    install = agent.run("install-pulumi.sh", "latest", str(agent.tmp / "pulumi"))
+    assert install.returncode == 1 and "'latest' is not a Pulumi version" in install.stderr
+    assert agent.log == []
+
+
+# ----------------------------------------------------------------------------------------- pr_comment.py
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: dict
+
+
+class _FakeApi(http.server.BaseHTTPRequestHandler):
+    received: list[Received]
+    status = 201
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append(Received(self.path, dict(self.headers), body))
+        data = b'{"message": "Forbidden: TF401027"}' if self.status >= 400 else b"{}"
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[str, type[_FakeApi]]]:
+    handler = type("Api", (_FakeApi,), {"received": [], "status": 201})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def comment(
+    tmp_path: Path, env: dict[str, str], output: str | None, status: int | None
+) -> subprocess.CompletedProcess:
+    preview = tmp_path / "preview-prod.txt"
+    if output is not None:
+        preview.write_text(output)
+        Path(f"{preview}.status").write_text(f"{status}\n")
+    return subprocess.run(
+        [sys.executable, str(PIPELINES_DIR / "pr_comment.py"), "--stack", "prod", "--preview", str(preview)],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def azure_repos_env(base: str) -> dict[str, str]:
+    return {
+        "BUILD_REPOSITORY_PROVIDER": "TfsGit",
+        "SYSTEM_COLLECTIONURI": f"{base}/contoso/",
+        "SYSTEM_TEAMPROJECT": "AI app",
+        "SYSTEM_TEAMPROJECTID": "project-guid",
+        "BUILD_REPOSITORY_ID": "repo-guid",
+        "SYSTEM_PULLREQUEST_PULLREQUESTID": "42",
+        "SYSTEM_ACCESSTOKEN": "build-token",
+        "BUILD_BUILDID": "777",
+        "BUILD_SOURCEVERSION": COMMIT,
+        "PR_COMMENT_TOKEN": "$(PR_COMMENT_TOKEN)",
+    }
+
+
+def test_comment_on_an_azure_repos_pull_request(api, tmp_path: Path) -> None:
+    base, handler = api
+    output = "Previewing update (prod):\n\x1b[32m+ 3 to create\x1b[0m\n```injected```\n"
+    result = comment(tmp_path, azure_repos_env(base), output, 0)
+    assert result.returncode == 0, result.stderr
+    (sent,) = handler.received
+    assert (
+        sent.path
+        == "/contoso/project-guid/_apis/git/repositories/repo-guid/pullRequests/42/threads?api-version=7.1"
+    )
+    assert sent.headers["Authorization"] == "Bearer build-token"
+    content = sent.body["comments"][0]["content"]
+    assert "`pulumi preview` of stack `prod`" in content and ":white_check_mark:" in content
+    assert "+ 3 to create" in content and "\x1b" not in content
+    assert "```injected```" not in content  # the output cannot close the code block
+    assert f"{base}/contoso/AI app/_build/results?buildId=777" in content
+
+
+def test_comment_on_a_github_pull_request_reports_a_failed_preview(api, tmp_path: Path) -> None:
+    base, handler = api
+    env = {
+        "BUILD_REPOSITORY_PROVIDER": "GitHub",
+        "BUILD_REPOSITORY_NAME": "contoso/aiapp",
+        "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER": "7",
+        "PR_COMMENT_TOKEN": "github_pat_comment",
+        "GITHUB_API_URL": base,
+    }
+    result = comment(tmp_path, env, "error: policy violation: acr-admin-user-disabled\n", 255)
+    assert result.returncode == 0, result.stderr
+    (sent,) = handler.received
+    assert sent.path == "/repos/contoso/aiapp/issues/7/comments"
+    assert sent.headers["Authorization"] == "Bearer github_pat_comment"
+    assert "failed (exit code 255)" in sent.body["body"] and "acr-admin-user-disabled" in sent.body["body"]
+
+
+def test_comment_says_when_the_preview_did_not_run(api, tmp_path: Path) -> None:
+    base, handler = api
+    assert comment(tmp_path, azure_repos_env(base), None, None).returncode == 0
+    assert "did not run" in handler.received[0].body["comments"][0]["content"]
+
+
+def test_comment_failures_say_what_to_fix(api, tmp_path: Path) -> None:
+    base, handler = api
+    handler.status = 403
+    forbidden = comment(tmp_path, azure_repos_env(base), "ok", 0)
+    assert forbidden.returncode == 1
+    assert "HTTP 403" in forbidden.stderr and "Contribute to pull requests" in forbidden.stderr
+    no_token = comment(
+        tmp_path, azure_repos_env(base) | {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}, "ok", 0
+    )
+    assert no_token.returncode == 1 and "SYSTEM_ACCESSTOKEN is not set" in no_token.stderr

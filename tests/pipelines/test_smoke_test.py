@@ -1,0 +1,195 @@
+"""pipelines/smoke_test.py against the real app (`python -m app` on 127.0.0.1, from the conftest fixtures).
+
+The script runs as the release runs it: a subprocess reading `pulumi stack output --json`-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.manifest import Manifest
+from tests.conftest import LiveApp, free_port, serve_app
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "pipelines" / "smoke_test.py"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def smoke(outputs: dict, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    """Run the script with `outputs` on stdin, as `pulumi stack output --json | smoke_test.py --outputs -`."""
+    command = [sys.executable, str(SCRIPT), "--outputs", "-", "--timeout", str(timeout), "--interval", "0.2"]
+    return subprocess.run(
+        [*command, *args], input=json.dumps(outputs), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def outputs_of(app: LiveApp, manifest: Manifest, **overrides: object) -> dict:
+    return {
+        "app_url": app.url,
+        "model_name": manifest.name,
+        "model_version": manifest.version,
+        "model_sha256": manifest.sha256,
+        **overrides,
+    }
+
+
+def test_passes_against_the_app_serving_the_deployed_model(
+    live_app: LiveApp, reference_manifest: Manifest
+) -> None:
+    result = smoke(
+        outputs_of(live_app, reference_manifest),
+        "--expect-model-version",
+        reference_manifest.version,
+        "--stack",
+        "dev",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"serves model {reference_manifest.name} version {reference_manifest.version}" in result.stdout
+    assert "FAILED" not in result.stderr
+
+
+def test_fails_when_the_app_serves_another_model_version(
+    live_app: LiveApp, reference_manifest: Manifest
+) -> None:
+    wrong = str(int(reference_manifest.version) + 41)
+    result = smoke(
+        outputs_of(live_app, reference_manifest, model_version=wrong),
+        "--stack",
+        "prod",
+        "--previous-model-version",
+        reference_manifest.version,
+        timeout=1,
+    )
+    assert result.returncode == 1
+    assert "SMOKE TEST FAILED for stack prod" in result.stderr
+    assert f"expected {wrong!r}" in result.stderr
+    # The rollback instructions name the stack and the version to go back to.
+    assert f"modelVersion={reference_manifest.version}" in result.stderr
+    assert "--stack prod" in result.stderr
+
+
+def test_fails_when_the_stack_did_not_deploy_the_resolved_version(
+    live_app: LiveApp, reference_manifest: Manifest
+) -> None:
+    result = smoke(outputs_of(live_app, reference_manifest), "--expect-model-version", "999")
+    assert result.returncode == 1
+    assert "this release resolved '999'" in result.stderr
+
+
+def test_fails_when_the_model_digest_differs(live_app: LiveApp, reference_manifest: Manifest) -> None:
+    result = smoke(outputs_of(live_app, reference_manifest, model_sha256="0" * 64), timeout=1)
+    assert result.returncode == 1
+    assert "model sha256" in result.stderr
+
+
+def test_checks_the_commit_the_app_reports(reference_model_dir: Path, reference_manifest: Manifest) -> None:
+    with serve_app(reference_model_dir, GIT_COMMIT=COMMIT) as app:
+        good = smoke(outputs_of(app, reference_manifest), "--expect-commit", COMMIT[:7])
+        from_outputs = smoke(outputs_of(app, reference_manifest, app_commit=COMMIT))
+        wrong = smoke(outputs_of(app, reference_manifest), "--expect-commit", "f" * 40, timeout=1)
+    assert good.returncode == 0, good.stderr
+    assert from_outputs.returncode == 0, from_outputs.stderr
+    assert wrong.returncode == 1
+    assert f"app commit {COMMIT!r}" in wrong.stderr
+
+
+def test_fails_when_the_app_never_gets_ready(reference_manifest: Manifest) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = smoke({"app_url": closed, "model_version": reference_manifest.version}, timeout=1)
+    assert result.returncode == 1
+    assert f"{closed}/readyz did not answer 200" in result.stderr
+    assert "How to roll back" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "outputs, message",
+    [
+        ("not json", "not JSON"),
+        (json.dumps({"model_version": "1"}), "lack app_url"),
+        (json.dumps({"app_url": "ftp://x", "model_version": "1"}), "not an http(s) URL"),
+    ],
+)
+def test_unusable_stack_outputs_are_a_usage_error(outputs: str, message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--outputs", "-"],
+        input=outputs,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+# ------------------------------------------------------------------- an app that answers wrong predictions
+
+
+class _WrongLabels(http.server.BaseHTTPRequestHandler):
+    """Ready, reports the right model, but predicts every digit as a 1."""
+
+    version = "5"
+
+    def do_GET(self) -> None:
+        body = {
+            "app": {"version": "x", "commit": COMMIT},
+            "model": {"name": "digits", "version": self.version},
+        }
+        self._send(body if self.path == "/version" else {"status": "ready"})
+
+    def do_POST(self) -> None:
+        instances = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["instances"]
+        one = [0.0, 1.0] + [0.0] * 8
+        self._send({"model": {"name": "digits", "version": self.version},
+                    "predictions": [{"label": 1, "probabilities": one} for _ in instances]})  # fmt: skip
+
+    def _send(self, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def wrong_app() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WrongLabels)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fails_on_wrong_predictions(wrong_app: str) -> None:
+    result = smoke({"app_url": wrong_app, "model_version": "5"})
+    assert result.returncode == 1
+    assert "wrong prediction" in result.stderr
+    assert "digit #0 (a 3): predicted label 1" in result.stderr
+
+
+def test_the_embedded_digits_are_real_rows_of_the_digits_data(digits) -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import smoke_test
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    assert len(smoke_test.DIGITS) == 2
+    for label, pixels in smoke_test.DIGITS:
+        matches = np.flatnonzero((digits.x == np.asarray(pixels, dtype=np.float32)).all(axis=1))
+        assert matches.size >= 1, f"the embedded {label} is not a row of load_digits()"
+        assert {int(digits.y[i]) for i in matches} == {label}

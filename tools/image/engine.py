@@ -1,0 +1,196 @@
+"""The container engine that builds the image: Docker where an engine answers, else buildah (rootful, vfs).
+
+Both expose the same small surface: build, inspect (config + layers with sizes), list and remove images.
+buildah always runs with `--storage-driver vfs`: it then shares /var/lib/containers/storage with podman
+(tools/image/base.sh imports the test base with podman), and vfs needs no kernel overlay support.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+PLATFORM = "linux/amd64"
+STORAGE = ("--storage-driver", "vfs")
+
+
+class EngineError(RuntimeError):
+    """The engine is missing or a build/inspect failed; the message says which command and why."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    reference: str
+    image_id: str
+    layers: tuple[str, ...]  # uncompressed layer digests (diff ids), base first
+    size: int  # bytes, uncompressed, all layers
+    config: Mapping[str, Any]  # the Docker image config's "config": Entrypoint, Cmd, Labels, Healthcheck...
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    seconds: float
+    log: str
+
+
+class Engine(Protocol):
+    name: str
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        build_args: Mapping[str, str],
+        *,
+        no_cache: bool = False,
+    ) -> BuildResult: ...
+
+    def inspect(self, reference: str) -> ImageInfo: ...
+
+    def image_ids(self) -> set[str]: ...
+
+    def remove_images(self, ids: Sequence[str]) -> None: ...
+
+
+def _run(command: Sequence[str], *, what: str, timeout: float = 120) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise EngineError(f"{command[0]} is not installed ({what})") from None
+    if done.returncode != 0:
+        reason = done.stderr.strip() or done.stdout.strip()
+        raise EngineError(f"{what} failed ({' '.join(command)}): {reason}")
+    return done.stdout
+
+
+def _build(command: list[str], tag: str) -> BuildResult:
+    """Run a build, echo its log to stderr as it goes (stdout stays for the JSON line), and time it."""
+    print(f"build: {' '.join(command)}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        sys.stderr.write(line)
+    proc.wait()
+    seconds = time.monotonic() - started
+    log = "".join(lines)
+    if proc.returncode != 0:
+        tail = "".join(lines[-30:])
+        raise EngineError(f"building {tag} failed (exit {proc.returncode}); last lines:\n{tail}")
+    return BuildResult(seconds=seconds, log=log)
+
+
+def _arg_flags(build_args: Mapping[str, str]) -> list[str]:
+    return [flag for key, value in sorted(build_args.items()) for flag in ("--build-arg", f"{key}={value}")]
+
+
+class Buildah:
+    name = "buildah"
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        build_args: Mapping[str, str],
+        *,
+        no_cache: bool = False,
+    ) -> BuildResult:
+        command = ["buildah", *STORAGE, "bud", "--isolation", "chroot", "--layers", "--format", "docker"]
+        command += ["--platform", PLATFORM, *(["--no-cache"] if no_cache else [])]
+        command += ["-f", str(dockerfile), "-t", tag, *_arg_flags(build_args), str(context)]
+        return _build(command, tag)
+
+    def inspect(self, reference: str) -> ImageInfo:
+        command = ["buildah", *STORAGE, "inspect", "--type", "image", reference]
+        raw = json.loads(_run(command, what=f"inspecting {reference}"))
+        manifest = json.loads(raw["Manifest"])
+        # Local storage keeps layers uncompressed: the manifest's sizes are the layers' tar sizes.
+        layers = tuple(layer["digest"] for layer in manifest["layers"])
+        size = sum(int(layer["size"]) for layer in manifest["layers"])
+        image_id = manifest["config"]["digest"].removeprefix("sha256:")
+        return ImageInfo(reference, image_id, layers, size, raw["Docker"].get("config") or {})
+
+    def image_ids(self) -> set[str]:
+        out = _run(["buildah", *STORAGE, "images", "--all", "--quiet", "--no-trunc"], what="listing images")
+        return {line.strip().removeprefix("sha256:") for line in out.splitlines() if line.strip()}
+
+    def remove_images(self, ids: Sequence[str]) -> None:
+        if ids:
+            _run(["buildah", *STORAGE, "rmi", "--force", *ids], what="removing images", timeout=600)
+
+
+class Docker:
+    name = "docker"
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        build_args: Mapping[str, str],
+        *,
+        no_cache: bool = False,
+    ) -> BuildResult:
+        command = ["docker", "build", "--platform", PLATFORM, "-f", str(dockerfile), "-t", tag]
+        command += ["--no-cache"] if no_cache else []
+        command += [*_arg_flags(build_args), str(context)]
+        return _build(command, tag)
+
+    def inspect(self, reference: str) -> ImageInfo:
+        raw = json.loads(_run(["docker", "image", "inspect", reference], what=f"inspecting {reference}"))[0]
+        return ImageInfo(
+            reference,
+            raw["Id"].removeprefix("sha256:"),
+            tuple(raw["RootFS"]["Layers"]),
+            int(raw["Size"]),  # uncompressed content of all layers
+            raw.get("Config") or {},
+        )
+
+    def image_ids(self) -> set[str]:
+        out = _run(["docker", "images", "--all", "--quiet", "--no-trunc"], what="listing images")
+        return {line.strip().removeprefix("sha256:") for line in out.splitlines() if line.strip()}
+
+    def remove_images(self, ids: Sequence[str]) -> None:
+        if ids:
+            _run(["docker", "rmi", "--force", *ids], what="removing images", timeout=600)
+
+
+def docker_answers() -> bool:
+    """True when a Docker engine answers (a docker CLI alone, without a daemon, does not count)."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return info.returncode == 0
+
+
+def detect() -> Engine:
+    """Docker where an engine answers, else buildah; neither is a clear error."""
+    if docker_answers():
+        return Docker()
+    if shutil.which("buildah") is None:
+        raise EngineError(
+            "no container engine: no Docker daemon answers `docker info` and buildah is not installed "
+            "(apt-get install buildah podman debootstrap, or start Docker)"
+        )
+    return Buildah()
+
+
+def app_layers_size(image: ImageInfo, base: ImageInfo) -> int:
+    """Bytes in the image's layers above its base; the base's layers must be the image's first ones."""
+    if image.layers[: len(base.layers)] != base.layers:
+        raise EngineError(f"{image.reference} is not built on {base.reference}: their first layers differ")
+    return image.size - base.size
