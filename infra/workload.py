@@ -219,7 +219,8 @@ class Workload(pulumi.ComponentResource):
             metadata=ObjectMetaArgs(
                 name=APP,
                 namespace=ns,
-                labels=labels,
+                # The one Service the policy pack lets be public (policy k8s-only-app-service-exposed).
+                labels={**labels, "app.kubernetes.io/component": "web"},
                 annotations={DNS_LABEL_ANNOTATION: args.dns_label},
             ),
             spec=ServiceSpecArgs(

@@ -725,7 +725,7 @@ def kubernetes_objects(run: StackRun) -> list[dict[str, Any]]:
     for rec in run.resources:
         if not rec.custom or not rec.type.startswith("kubernetes:"):
             continue
-        manifest = {k: v for k, v in rec.inputs.items() if not k.startswith("__")}
+        manifest = _integral({k: v for k, v in rec.inputs.items() if not k.startswith("__")})
         group_version, kind = rec.type.split(":")[1:3]
         group, version = group_version.split("/")
         manifest.setdefault("apiVersion", version if group == "core" else f"{group}/{version}")
@@ -733,6 +733,17 @@ def kubernetes_objects(run: StackRun) -> list[dict[str, Any]]:
         manifest.setdefault("metadata", {}).setdefault("name", rec.name)
         objects.append(manifest)
     return objects
+
+
+def _integral(value: Any) -> Any:
+    """Numbers cross the mock monitor as protobuf doubles; Kubernetes wants `replicas: 1`, not `1.0`."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def render_manifests(run: StackRun, out_dir: Path) -> list[Path]:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.harness import StackRun, render_manifests
 
@@ -126,24 +125,10 @@ def test_dockerfile_base_image_is_pinned_by_digest() -> None:
     assert stages, "app/Dockerfile has no named stage"
 
 
-def integers_restored(value: Any) -> Any:
-    """Integral floats back to ints. Pulumi's mock runtime carries every number as a protobuf double, so
-    render_manifests writes `runAsUser: 10001.0`; the provider sends the schema's integers to the cluster."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: integers_restored(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [integers_restored(item) for item in value]
-    return value
-
-
 def test_kubernetes_manifests(tmp_path: Path, stack_runs: Callable[[str], StackRun]) -> None:
     manifests: list[Path] = []
     for stack in STACKS:
         manifests += render_manifests(stack_runs(stack), tmp_path / stack)
-    for path in manifests:
-        path.write_text(yaml.safe_dump(integers_restored(yaml.safe_load(path.read_text())), sort_keys=False))
     kinds = {path.name.split("-")[1] for path in manifests}
     assert {"deployment", "service"} <= kinds, f"the program declared no Deployment or Service: {kinds}"
     scan = checkov("manifests", ["kubernetes", "secrets"], "-d", str(tmp_path))
