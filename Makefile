@@ -14,6 +14,8 @@ MODEL_VERSION ?= latest
 MODEL_DIR := build/model
 PORT ?= 8080
 APT_TOOLS := buildah podman debootstrap wrk
+# apt needs root: CI here runs as root, hosted build agents have password-less sudo.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: help venv tools model serve test lint fmt image bench clean
 
@@ -40,7 +42,7 @@ tools: venv node_modules/.installed .venv-checkov/.installed ## everything the t
 	@missing=$$(for t in $(APT_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing with apt-get"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_TOOLS); \
+	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_TOOLS); \
 	fi
 
 model: venv ## fetch MODEL_VERSION from MODEL_STORE into build/model (publishing the reference model into an empty store)

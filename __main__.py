@@ -2,6 +2,10 @@
 
 data scientist --publish--> ModelStore --latest verified model--> AppImage --push--> Registry
 Registry --AcrPull--> Cluster --> Workload (Deployment, Service with LB + DNS, HPA, PDB, NetworkPolicy)
+Azure DevOps: Pipelines (ci: tests + preview on every change; release: nightly pulumi up of dev, then prod)
+
+A stack may read another stack's model store (aiapp:modelStoreUrl), so that dev and prod serve models from
+one store; the Azure DevOps side lives in a stack of its own (aiapp:pipelinesEnabled, aiapp:runtimeEnabled).
 """
 
 import pulumi
@@ -13,53 +17,96 @@ from infra.config import load_settings
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.naming import dns_label
+from infra.pipelines import Pipelines, PipelinesArgs
 from infra.registry import Registry, RegistryArgs
 from infra.workload import Workload, WorkloadArgs
 
 settings = load_settings()  # every config error is raised here, before any resource is declared
 stack = settings.stack
 azure = current_context(settings.deployer)  # subscription, tenant, and who runs `pulumi up`
+# The model store: another stack's (aiapp:modelStoreUrl), or, when None, one this stack creates.
+store_url: pulumi.Input[str] | None = settings.model_store.existing_url
 
-group = resources.ResourceGroup(stack.name("rg"), location=stack.location, tags=stack.tags)
-rg = group.name
+if settings.runtime_enabled:
+    group = resources.ResourceGroup(stack.name("rg"), location=stack.location, tags=stack.tags)
+    rg = group.name
 
-store = ModelStore("model-store", ModelStoreArgs(stack, settings.model_store, azure))  # a group of its own
-registry = Registry("registry", RegistryArgs(rg, stack, settings.registry, azure))
-cluster = Cluster("cluster", ClusterArgs(rg, stack, settings.cluster, registry.id, azure))
+    store_access: list[pulumi.Resource] = []  # another stack's store: read access is granted there
+    if store_url is None:
+        store = ModelStore("model-store", ModelStoreArgs(stack, settings.model_store, azure))  # own group
+        store_url, store_access = store.url, [store.deployer_access]
+    registry = Registry("registry", RegistryArgs(rg, stack, settings.registry, azure))
+    cluster = Cluster("cluster", ClusterArgs(rg, stack, settings.cluster, registry.id, azure))
 
-image = AppImage(
-    "app-image",
-    AppImageArgs(
-        login_server=registry.login_server,
-        tenant_id=azure.tenant_id,
-        image=settings.image,
-        model=settings.model,
-        store_url=store.url,
-        push_after=[registry.push_role],
-        fetch_after=[store.deployer_access],
-    ),
-)
+    image = AppImage(
+        "app-image",
+        AppImageArgs(
+            login_server=registry.login_server,
+            tenant_id=azure.tenant_id,
+            image=settings.image,
+            model=settings.model,
+            store_url=store_url,
+            push_after=[registry.push_role],
+            fetch_after=store_access,
+            store_is_shared=settings.model_store.existing_url is not None,
+        ),
+    )
 
-app = Workload(
-    "app",
-    WorkloadArgs(
-        provider=cluster.provider,
-        stack=stack,
-        workload=settings.workload,
-        image=image.repo_digest,  # by digest, never a moving tag
-        model_name=image.model_name,
-        model_version=image.model_version,
-        dns_label=settings.workload.dns_label or dns_label(stack, azure.subscription_id),
-        start_after=[cluster.acr_pull],
-    ),
-)
+    app = Workload(
+        "app",
+        WorkloadArgs(
+            provider=cluster.provider,
+            stack=stack,
+            workload=settings.workload,
+            image=image.repo_digest,  # by digest, never a moving tag
+            model_name=image.model_name,
+            model_version=image.model_version,
+            dns_label=settings.workload.dns_label or dns_label(stack, azure.subscription_id),
+            start_after=[cluster.acr_pull],
+        ),
+    )
 
-pulumi.export("app_url", app.url)
-pulumi.export("app_ip", app.ip)
-pulumi.export("acr_login_server", registry.login_server)
-pulumi.export("image", image.repo_digest)
-pulumi.export("model_version", image.model_version)
-pulumi.export("model_sha256", image.model_sha256)
-pulumi.export("cluster_name", cluster.name)
-pulumi.export("model_store_url", store.url)
-pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("app_url", app.url)
+    pulumi.export("app_ip", app.ip)
+    pulumi.export("acr_login_server", registry.login_server)
+    pulumi.export("image", image.repo_digest)
+    pulumi.export("app_commit", image.app_commit)
+    pulumi.export("app_version", image.app_version)
+    pulumi.export("model_version", image.model_version)
+    pulumi.export("model_sha256", image.model_sha256)
+    pulumi.export("cluster_name", cluster.name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+
+if settings.pipelines is not None:
+    devops = settings.pipelines
+    pipelines = Pipelines(
+        "pipelines",
+        PipelinesArgs(
+            organization_url=devops.organization_url,
+            project_name=devops.project_name,
+            create_project=devops.create_project,
+            source=devops.source,  # its tokens are Output.secret, from config.get_secret
+            state=devops.state,
+            tenant_id=azure.tenant_id,
+            subscription_id=azure.subscription_id,
+            subscription_name=devops.subscription_name,
+            identity_resource_group=devops.identity_resource_group,
+            location=stack.location,
+            deploy_scopes=devops.deploy_scopes,
+            stacks=devops.stacks,
+            model_store_url=devops.model_store_url,  # the store the release resolves the version in
+            model_store_scope=devops.model_store_scope,
+            model_name=settings.model.name,
+            prod_approvers=devops.prod_approvers,
+            name_prefix=stack.name_prefix,
+            tags=stack.tags,
+        ),
+    )
+
+    pulumi.export("project_url", pipelines.project_url)
+    pulumi.export("ci_pipeline_url", pipelines.ci_pipeline_url)
+    pulumi.export("release_pipeline_url", pipelines.release_pipeline_url)
+    pulumi.export("deploy_principal_id", pipelines.deploy_principal_id)
+    pulumi.export("preview_principal_id", pipelines.preview_principal_id)
+
+pulumi.export("model_store_url", store_url)  # the store this stack's image reads, or its release resolves in

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from time import perf_counter
 
 import numpy as np
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from app.errors import ApiError, error_response, json_response, register_error_handlers
 from app.inference import CLASSES, DigitModel
 from app.inputs import parse_predict_request
-from app.metrics import UNMATCHED_ROUTE, AppMetrics
+from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
 from app.settings import Settings
 
@@ -51,23 +50,10 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     if load_model:
         state.load_model()
     register_error_handlers(app, settings.max_body_bytes)
-    _register_metrics_hooks(app, state.metrics)
     _register_routes(app, state)
+    routes = [rule.rule for rule in app.url_map.iter_rules()]
+    app.wsgi_app = MetricsMiddleware(app.wsgi_app, state.metrics, routes)  # type: ignore[method-assign]
     return app
-
-
-def _register_metrics_hooks(app: Flask, metrics: AppMetrics) -> None:
-    @app.before_request
-    def _start_timer() -> None:
-        g.started = perf_counter()
-
-    @app.after_request
-    def _observe(response: Response) -> Response:
-        started = g.get("started")
-        if started is not None:  # None only if a before_request hook failed before ours ran
-            route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-            metrics.observe_request(route, request.method, response.status_code, perf_counter() - started)
-        return response
 
 
 def _register_routes(app: Flask, state: ServingState) -> None:

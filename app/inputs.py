@@ -25,7 +25,7 @@ from app.inference import FEATURES
 
 JSON_KEYS = ("instances", "images")
 _NUMBER_TYPES = frozenset({int, float})  # exact types: JSON booleans (bool subclasses int) are not numbers
-_DATA_URL = re.compile(r"data:image/(?:png|jpeg);base64,", re.IGNORECASE)
+_DATA_URL = re.compile(r"\Adata:image/(?:png|jpeg);base64,", re.IGNORECASE)
 _JSON_TYPE_NAMES = {
     dict: "an object",
     list: "an array",

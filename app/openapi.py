@@ -126,7 +126,7 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                 "image": {
                     "type": "array",
                     **batch,
-                    "items": {"type": "string", "contentMediaType": "image/png"},
+                    "items": {"type": "string", "contentMediaType": "application/octet-stream"},
                     "description": "one or more file fields named `image`, each a PNG or JPEG",
                 }
             },
@@ -207,7 +207,10 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {"oneOf": [_ref("InstancesRequest"), _ref("ImagesRequest")]}
                             },
-                            "multipart/form-data": {"schema": _ref("MultipartRequest")},
+                            "multipart/form-data": {
+                                "schema": _ref("MultipartRequest"),
+                                "encoding": {"image": {"contentType": "image/png, image/jpeg"}},
+                            },
                         },
                     },
                     "responses": {

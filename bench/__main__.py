@@ -151,17 +151,23 @@ def app_time_inprocess(model_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def choose_workers(group: ServerGroup, plan: Plan, env: dict[str, str]) -> tuple[int, dict[str, float]]:
-    """The app's worker count with the most req/s at 16 connections; within 3 %, the fewer workers win."""
+def choose_workers(
+    group: ServerGroup, plan: Plan, env: dict[str, str]
+) -> tuple[int, dict[str, float], list[str]]:
+    """The app's worker count with the most req/s at 16 connections (1 .. CPUs + 1); within 3 %, the fewer
+    workers win (less memory). Returns it, req/s by worker count, and the disturbed measurements."""
     candidates = range(1, len(os.sched_getaffinity(0)) + 2)
     sweep_plan = dataclasses.replace(plan, duration_s=min(plan.duration_s, 5.0), connections=(16,))
     sweep: dict[str, float] = {}
+    disturbed: list[str] = []
     for workers in candidates:
-        figures = measure(group, APP, workers, sweep_plan, env)
-        sweep[str(workers)] = round(figures["c16"]["requests_per_s"], 1)
+        figures = measure(group, APP, workers, sweep_plan, env)["c16"]
+        sweep[str(workers)] = round(figures["requests_per_s"], 1)
+        if figures["disturbed"]:
+            disturbed.append(f"app c16 with {workers} worker(s), in the worker sweep")
         _say(f"bench: workers={workers}: {sweep[str(workers)]:.0f} req/s at 16 connections")
     best = max(sweep.values())
-    return min(int(w) for w, rps in sweep.items() if rps >= 0.97 * best), sweep
+    return min(int(w) for w, rps in sweep.items() if rps >= 0.97 * best), sweep, disturbed
 
 
 def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[str, Any]:
@@ -186,9 +192,9 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     _say(f"bench: background load {background:.2f} cores busy; logs in {options.log_dir}")
 
     if options.workers:
-        workers, sweep = options.workers, {}
+        workers, sweep, disturbed = options.workers, {}, []
     else:
-        workers, sweep = choose_workers(group, plan, env)
+        workers, sweep, disturbed = choose_workers(group, plan, env)
     _say(f"bench: {workers} worker(s) for every multi-process server")
 
     servers: dict[str, Any] = {}
@@ -211,7 +217,8 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
             "max_other_load_cores": options.max_other_load, "attempts": options.attempts,
             "waited_for_quiet_s": round(plan.quiet.waited_s, 1),
         },
-        disturbed=[
+        disturbed=disturbed
+        + [
             f"{name} c{connections}"
             for name, figures in servers.items()
             for connections in CONNECTIONS

@@ -1,4 +1,8 @@
-"""The serving image: app/ with the model baked in, tagged by content, pushed to ACR, deployed by digest."""
+"""The serving image: app/ with the model baked in, tagged by content, pushed to ACR, deployed by digest.
+
+The image carries the commit of the newest change to its own files and the app's version (/version shows
+both, the release's smoke test checks the commit); both are build args, and so part of the content tag.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import TypeVar
 import pulumi
 import pulumi_docker as docker
 
-from infra import acr_login, content_tag, entra, model_source, project
+from infra import acr_login, content_tag, entra, model_source, project, source_version
 from infra.config import ImageSettings, ModelSettings
 
 PLATFORM = "linux/amd64"  # the AKS node pool's VM sizes are x86-64
@@ -31,9 +35,11 @@ class AppImageArgs:
     image: ImageSettings
     model: ModelSettings
     store_url: pulumi.Input[str]  # read only, never written
-    # Role assignments that must exist first: AcrPush for the push, blob read access for the fetch.
+    # Role assignments that must exist first: AcrPush for the push, blob read access for the fetch (none when
+    # the store is another stack's: access to it is granted there).
     push_after: Sequence[pulumi.Resource]
     fetch_after: Sequence[pulumi.Resource]
+    store_is_shared: bool = False  # another stack's store (aiapp:modelStoreUrl): for the access advice
 
 
 def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
@@ -56,6 +62,8 @@ class AppImage(pulumi.ComponentResource):
         super().__init__("aiapp:infra:AppImage", name, None, opts)
         root = project.project_root()
         model_dir = root / MODEL_DIR
+        source = self._source(root)
+        version = source_version.app_version(root)
 
         if args.model.source == "reference":
             fetch: Callable[[], model_source.FetchedModel] = functools.partial(
@@ -73,6 +81,7 @@ class AppImage(pulumi.ComponentResource):
                         model_dir,
                         args.model.name,
                         args.model.version,
+                        args.store_is_shared,
                     )
                 )
             )
@@ -81,6 +90,8 @@ class AppImage(pulumi.ComponentResource):
             "MODEL_NAME": fetched.apply(lambda m: m.name),
             "MODEL_VERSION": fetched.apply(lambda m: m.version),
             "MODEL_SHA256": fetched.apply(lambda m: m.sha256),
+            "GIT_COMMIT": source.commit,
+            "APP_VERSION": version,
         }
         if args.image.base_image:
             build_args["BASE_IMAGE"] = args.image.base_image
@@ -93,6 +104,8 @@ class AppImage(pulumi.ComponentResource):
                 {
                     "MODEL_NAME": m.name,
                     "MODEL_VERSION": m.version,
+                    "GIT_COMMIT": source.commit,
+                    "APP_VERSION": version,
                     "BASE_IMAGE": args.image.base_image or "",
                     "PLATFORM": PLATFORM,
                 },
@@ -128,4 +141,22 @@ class AppImage(pulumi.ComponentResource):
         self.model_version: pulumi.Output[str] = fetched.apply(lambda m: m.version)
         self.model_sha256: pulumi.Output[str] = fetched.apply(lambda m: m.sha256)
         self.model_source: pulumi.Output[str] = fetched.apply(lambda m: m.source)
-        self.register_outputs({"repo_digest": self.repo_digest, "model_version": self.model_version})
+        self.app_commit: pulumi.Output[str] = pulumi.Output.from_input(source.commit)
+        self.app_version: pulumi.Output[str] = pulumi.Output.from_input(version)
+        self.register_outputs(
+            {
+                "repo_digest": self.repo_digest,
+                "model_version": self.model_version,
+                "app_commit": self.app_commit,
+                "app_version": self.app_version,
+            }
+        )
+
+    def _source(self, root: Path) -> source_version.SourceCommit:
+        """The commit of the newest change to the image's files (read from git, before the model is fetched
+        into the build context: the model is not a file of the repository)."""
+        files = content_tag.image_files(root, DOCKERFILE, MODEL_DIR)
+        found = source_version.source_commit(root, [f.relative_to(root).as_posix() for f in files])
+        if found.warning:
+            pulumi.log.warn(found.warning, resource=self)
+        return found

@@ -112,15 +112,21 @@ def context_files(root: Path, exclude_prefixes: Iterable[str] = ()) -> list[Path
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
+def image_files(root: Path, dockerfile: str, model_dir: str) -> list[Path]:
+    """The files the image is built from, sorted: the build context without the fetched model (represented by
+    its sha256), and the Dockerfile."""
+    files = context_files(root, exclude_prefixes=[model_dir])
+    if not files:
+        raise FileNotFoundError(f"the build context {root} holds no files the .dockerignore admits")
+    return sorted({*files, root / dockerfile}, key=lambda p: p.relative_to(root).as_posix())
+
+
 def content_tag(
     root: Path, dockerfile: str, model_dir: str, model_sha256: str, build_args: Mapping[str, str]
 ) -> str:
     """The tag of the image built from `root` with `dockerfile`, the model in `model_dir` and `build_args`."""
-    files = context_files(root, exclude_prefixes=[model_dir])
-    if not files:
-        raise FileNotFoundError(f"the build context {root} holds no files the .dockerignore admits")
     digest = hashlib.sha256()
-    for file in sorted({*files, root / dockerfile}, key=lambda p: p.relative_to(root).as_posix()):
+    for file in image_files(root, dockerfile, model_dir):
         digest.update(file.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     digest.update(b"model\0" + model_sha256.encode())

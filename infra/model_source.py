@@ -1,8 +1,9 @@
 """Put the model the image will serve into the build context: fetched from the store, or the reference model.
 
-The program only ever READS the stack's model store (previews run on every pull request with a read-only
-identity). A fresh role assignment takes minutes to reach the storage data plane, so access-denied answers
-are retried for a while before giving up.
+The program only ever READS the model store (previews run on every pull request with a read-only identity):
+the stack's own, or another stack's (aiapp:modelStoreUrl, a store shared by dev and prod). A fresh role
+assignment takes minutes to reach the storage data plane, so access-denied answers are retried for a while
+before giving up.
 """
 
 from __future__ import annotations
@@ -25,6 +26,19 @@ RBAC_PROPAGATION_S = 300.0
 RETRY_INTERVAL_S = 15.0
 REFERENCE_VERSION = "1"
 
+# What to do when the store keeps denying access, by who owns the store.
+OWN_STORE_ACCESS_ADVICE = (
+    "The identity running `pulumi up` needs Storage Blob Data Reader on the model store; this stack "
+    "grants it (as Contributor) to the deploying identity, so check aiapp:deployerObjectId, then run "
+    "`pulumi up` again"
+)
+SHARED_STORE_ACCESS_ADVICE = (
+    "The identity running `pulumi up` needs Storage Blob Data Reader on the model store, and this stack "
+    "does not grant it: the store belongs to the stack that created it (aiapp:modelStoreUrl). Grant it there "
+    "(`az role assignment create --role 'Storage Blob Data Reader' --assignee <object id of the identity> "
+    "--scope <the store's storage account id>`), wait a few minutes, then run `pulumi up` again"
+)
+
 __all__ = ["FetchedModel", "ModelSourceError", "fetch_from_store", "open_store", "reference_model"]
 
 
@@ -43,6 +57,7 @@ class FetchedModel:
 def with_access_retry(
     action: Callable[[], Manifest],
     what: str,
+    advice: str = OWN_STORE_ACCESS_ADVICE,
     deadline_s: float = RBAC_PROPAGATION_S,
     interval_s: float = RETRY_INTERVAL_S,
     sleep: Callable[[float], None] = time.sleep,
@@ -58,10 +73,7 @@ def with_access_retry(
             waited = clock() - start
             if waited + interval_s > deadline_s:
                 raise ModelSourceError(
-                    f"{what}: still denied after {waited:.0f} s ({exc}). The identity running `pulumi up` "
-                    "needs Storage Blob Data Reader on the model store; this stack grants it "
-                    "(as Contributor) to the deploying identity, so check aiapp:deployerObjectId, "
-                    "then run `pulumi up` again"
+                    f"{what}: still denied after {waited:.0f} s ({exc}). {advice}"
                 ) from None
             log.warning(
                 "%s: access denied (attempt %d), retrying in %.0f s: %s", what, attempt, interval_s, exc
@@ -70,14 +82,20 @@ def with_access_retry(
             sleep(interval_s)
 
 
-def fetch_from_store(store_url: str, dest: Path, name: str, version: str, **retry: float) -> FetchedModel:
-    """Fetch and verify `name`/`version` from the stack's store into `dest`."""
+def fetch_from_store(
+    store_url: str, dest: Path, name: str, version: str, shared: bool = False, **retry: float
+) -> FetchedModel:
+    """Fetch and verify `name`/`version` from the model store into `dest`; `shared`: another stack's store."""
     what = f"fetching model {name} {version} from {store_url}"
+    advice = SHARED_STORE_ACCESS_ADVICE if shared else OWN_STORE_ACCESS_ADVICE
     try:
-        manifest = with_access_retry(lambda: fetch(open_store(store_url), dest, name, version), what, **retry)
+        manifest = with_access_retry(
+            lambda: fetch(open_store(store_url), dest, name, version), what, advice, **retry
+        )
     except ModelNotFound as exc:
+        whose = "the shared model store (aiapp:modelStoreUrl)" if shared else "this stack's store"
         raise ModelSourceError(
-            f"{exc}. Publish a model into this stack's store with `MODEL_STORE={store_url} python -m model "
+            f"{exc}. Publish a model into {whose} with `MODEL_STORE={store_url} python -m model "
             "publish` (your identity needs Storage Blob Data Contributor on it), or, for a first "
             "deployment, build with the reference model: `pulumi config set aiapp:modelSource reference`"
         ) from None

@@ -96,29 +96,31 @@ STATE_DECRYPT_DATA_ACTIONS = (
     "Microsoft.KeyVault/vaults/keys/decrypt/action",
 )
 
+# The shapes of valid values; infra/config.py checks the aiapp:* keys with these same patterns.
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_GUID_RE = re.compile(rf"^{_GUID}$")
-_SCOPE_RE = re.compile(rf"^/subscriptions/{_GUID}(/resourceGroups/[-\w.()]{{1,90}})?$")
-_ARM_ID_RE = re.compile(rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/\S+$")
-_STORAGE_ACCOUNT_ID_RE = re.compile(
+GUID_RE = re.compile(rf"^{_GUID}$")
+SCOPE_RE = re.compile(rf"^/subscriptions/{_GUID}(/resourceGroups/[-\w.()]{{1,90}})?$")
+ARM_ID_RE = re.compile(rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/\S+$")
+STORAGE_ACCOUNT_ID_RE = re.compile(
     rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/Microsoft\.Storage/storageAccounts/"
     r"(?P<name>[a-z0-9]{3,24})$"
 )
-_KEY_VAULT_ID_RE = re.compile(
+KEY_VAULT_ID_RE = re.compile(
     rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/Microsoft\.KeyVault/vaults/"
     r"(?P<name>[a-zA-Z][-a-zA-Z0-9]{1,22}[a-zA-Z0-9])$"
 )
-_ORG_URL_RE = re.compile(
+ORG_URL_RE = re.compile(
     r"^https://(dev\.azure\.com/[A-Za-z0-9][-A-Za-z0-9]{0,48}|[a-z0-9][-a-z0-9]{0,48}\.visualstudio\.com)/?$"
 )
-_PROJECT_NAME_RE = re.compile(r"^[^\\/:*?\"<>;#$%{}+=\[\]|,.'][^\\/:*?\"<>;#$%{}+=\[\]|,']{0,62}$")
-_REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$")
-_GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]{0,38}/[A-Za-z0-9._-]{1,100}$")
-_CONTAINER_RE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-_KEY_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
-_STACK_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
-_MODEL_STORE_RE = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
-_PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+PROJECT_NAME_RE = re.compile(r"^[^\\/:*?\"<>;#$%{}+=\[\]|,.'][^\\/:*?\"<>;#$%{}+=\[\]|,']{0,62}$")
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$")
+GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]{0,38}/[A-Za-z0-9._-]{1,100}$")
+CONTAINER_RE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
+STACK_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+MODEL_STORE_RE = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
+PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+PULUMI_ORG_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,99}$")
 
 
 class PipelinesArgsError(ValueError):
@@ -144,7 +146,7 @@ class AzureReposSource:
 
     def __post_init__(self) -> None:
         _require(
-            bool(_REPO_NAME_RE.match(self.repository_name)),
+            bool(REPO_NAME_RE.match(self.repository_name)),
             f"repository_name {self.repository_name!r} is not a repository name (letters, digits, - _ .)",
         )
         _require(
@@ -172,7 +174,7 @@ class GitHubSource:
 
     def __post_init__(self) -> None:
         _require(
-            bool(_GITHUB_REPO_RE.match(self.repository)),
+            bool(GITHUB_REPO_RE.match(self.repository)),
             f"repository {self.repository!r} is not a GitHub repository; pass it as owner/name",
         )
 
@@ -188,7 +190,7 @@ class PulumiCloudState:
 
     def __post_init__(self) -> None:
         _require(
-            bool(re.match(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,99}$", self.organization)),
+            bool(PULUMI_ORG_RE.match(self.organization)),
             f"organization {self.organization!r} is not a Pulumi Cloud organization name",
         )
 
@@ -206,32 +208,32 @@ class AzureBlobState:
 
     def __post_init__(self) -> None:
         _require(
-            bool(_STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)),
+            bool(STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)),
             f"storage_account_id {self.storage_account_id!r} is not a storage account resource id "
             "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>)",
         )
         _require(
-            bool(_CONTAINER_RE.match(self.container_name)),
+            bool(CONTAINER_RE.match(self.container_name)),
             f"container_name {self.container_name!r} is not a blob container name",
         )
         _require(
-            bool(_KEY_VAULT_ID_RE.match(self.key_vault_id)),
+            bool(KEY_VAULT_ID_RE.match(self.key_vault_id)),
             f"key_vault_id {self.key_vault_id!r} is not a key vault resource id "
             "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>)",
         )
         _require(
-            bool(_KEY_NAME_RE.match(self.key_name)), f"key_name {self.key_name!r} is not a Key Vault key name"
+            bool(KEY_NAME_RE.match(self.key_name)), f"key_name {self.key_name!r} is not a Key Vault key name"
         )
 
     @property
     def account_name(self) -> str:
-        match = _STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)
+        match = STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)
         assert match is not None  # checked in __post_init__
         return match["name"]
 
     @property
     def vault_name(self) -> str:
-        match = _KEY_VAULT_ID_RE.match(self.key_vault_id)
+        match = KEY_VAULT_ID_RE.match(self.key_vault_id)
         assert match is not None
         return match["name"]
 
@@ -295,12 +297,12 @@ class PipelinesArgs:
 
     def __post_init__(self) -> None:
         _require(
-            bool(_ORG_URL_RE.match(self.organization_url)),
+            bool(ORG_URL_RE.match(self.organization_url)),
             f"organization_url {self.organization_url!r} is not an Azure DevOps organization URL "
             "(https://dev.azure.com/<organization>)",
         )
         _require(
-            bool(_PROJECT_NAME_RE.match(self.project_name)),
+            bool(PROJECT_NAME_RE.match(self.project_name)),
             f"project_name {self.project_name!r} is not valid",
         )
         _require(
@@ -309,16 +311,16 @@ class PipelinesArgs:
         )
         for scope in self.deploy_scopes:
             _require(
-                bool(_SCOPE_RE.match(scope)),
+                bool(SCOPE_RE.match(scope)),
                 f"deploy scope {scope!r} is not /subscriptions/<id> or "
                 "/subscriptions/<id>/resourceGroups/<name>",
             )
         _require(
-            self.model_store_scope is None or bool(_ARM_ID_RE.match(self.model_store_scope)),
+            self.model_store_scope is None or bool(ARM_ID_RE.match(self.model_store_scope)),
             f"model_store_scope {self.model_store_scope!r} is not an Azure resource id",
         )
         _require(
-            bool(_MODEL_STORE_RE.match(self.model_store_url)),
+            bool(MODEL_STORE_RE.match(self.model_store_url)),
             f"model_store_url {self.model_store_url!r} is not https://<account>.blob.core.windows.net/<container>",
         )
         _require(
@@ -326,18 +328,18 @@ class PipelinesArgs:
             f"stacks must name exactly the environments {', '.join(ENVIRONMENTS)}; got {sorted(self.stacks)}",
         )
         for env, stack in self.stacks.items():
-            _require(bool(_STACK_RE.match(stack)), f"stacks[{env!r}] = {stack!r} is not a stack name")
+            _require(bool(STACK_RE.match(stack)), f"stacks[{env!r}] = {stack!r} is not a stack name")
         for approver in self.prod_approvers:
             _require(
-                bool(_GUID_RE.match(approver)), f"prod approver {approver!r} is not an identity id (a GUID)"
+                bool(GUID_RE.match(approver)), f"prod approver {approver!r} is not an identity id (a GUID)"
             )
         for role in self.assignable_roles:
-            _require(bool(_GUID_RE.match(role)), f"assignable role {role!r} is not a role definition GUID")
+            _require(bool(GUID_RE.match(role)), f"assignable role {role!r} is not a role definition GUID")
             _require(
                 role.lower() not in PRIVILEGED_ROLES,
                 f"assignable role {role} can grant access or own resources; the deploy identity never may",
             )
-        _require(bool(_PREFIX_RE.match(self.name_prefix)), f"name_prefix {self.name_prefix!r} is not valid")
+        _require(bool(PREFIX_RE.match(self.name_prefix)), f"name_prefix {self.name_prefix!r} is not valid")
         for tag in ("owner", "environment"):
             _require(bool(self.tags.get(tag)), f"tags must include {tag!r} (the policy pack requires it)")
 

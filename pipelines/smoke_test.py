@@ -4,6 +4,7 @@ Reads what the stack says it deployed from `pulumi stack output --json` (a file,
   app_url        (required) the app's base URL
   model_version  (required) the model version the stack deployed
   model_sha256, model_name, app_commit  (optional) checked against /version when present
+  (--require-commit: app_commit must be present and a full commit SHA, as the release's stacks export it)
 Then, against the live app:
   1. waits for GET /readyz to answer 200;
   2. waits for GET /version to report that model (a rollout may still be draining old pods behind the load
@@ -24,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -61,6 +63,7 @@ DIGITS: tuple[tuple[int, tuple[int, ...]], ...] = (
 
 MODEL_VERSION_CONFIG_KEY = "aiapp:modelVersion"
 REQUEST_TIMEOUT_SECONDS = 10.0
+FULL_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 class SmokeFailure(Exception):
@@ -262,6 +265,16 @@ def check_predict(app_url: str, expected_version: str) -> None:
         raise SmokeFailure("wrong prediction: " + "; ".join(problems))
 
 
+def require_commit(deployed: Deployed) -> None:
+    """The release checks the commit the stack says its image carries: it must say one."""
+    if deployed.app_commit is None or not FULL_COMMIT.match(deployed.app_commit):
+        raise SmokeFailure(
+            f"the stack output app_commit is {deployed.app_commit!r}, not a full commit SHA, so the commit "
+            "the app reports cannot be checked: the release deploys from a clean git checkout with full "
+            "history (fetchDepth: 0), where app_commit is the newest commit of the image's files"
+        )
+
+
 def run(
     deployed: Deployed,
     expected_commit: str | None,
@@ -311,6 +324,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--expect-model-version", help="fail unless the stack deployed this version")
     parser.add_argument("--expect-commit", help="fail unless /version reports this commit")
+    parser.add_argument(
+        "--require-commit",
+        action="store_true",
+        help="fail unless the outputs carry app_commit, a full commit SHA, which /version must report",
+    )
     parser.add_argument("--stack", help="the stack's name, for the rollback instructions")
     parser.add_argument("--previous-model-version", help="the version deployed before, for the rollback hint")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each check (300)")
@@ -339,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"the stack deployed model version {deployed.model_version!r}, but this release resolved "
                 f"{args.expect_model_version!r} (was {MODEL_VERSION_CONFIG_KEY} passed to pulumi up?)"
             )
+        if args.require_commit:
+            require_commit(deployed)
         run(deployed, args.expect_commit, args.timeout, args.interval, log)
     except SmokeFailure as failure:
         report_failure(str(failure), args.stack, args.previous_model_version)

@@ -24,8 +24,8 @@ extra_calls=None)`:
     URL and hands the real `model.store.open_store` this store instead. Default: a store created once per test
     process holding the reference model (trained with `model.train`) as version 1. In pytest, pass
     `model_store=reference_store.url` (tests/conftest.py's session fixture) to avoid a second training.
-  - workdir: the project directory the image is built from (the harness copies app/, model/ and .dockerignore
-    there when it has none);
+  - workdir: the project directory the image is built from (the harness copies app/, model/, .dockerignore
+    and pyproject.toml there when it has none; a copy is no git checkout, so the image's commit is "unknown");
     default: a fresh temporary directory, so no test writes into the repo's build/.
   - extra_outputs / extra_calls: {type token: fn(MockResourceArgs) -> dict} and {call token: fn(args) -> dict}
     for resource types or invokes this module has no realistic mock for (unknown calls fail loudly).
@@ -45,11 +45,14 @@ retain_on_delete, secret_inputs (top-level input names that hold a secret).
 
 What is faked, and nothing else: the engine (Pulumi's mock monitor, with outputs shaped like the providers'
 for the types the program declares: ids, loginServer, primaryEndpoints, kubelet identity, OIDC issuer URL,
-fqdn, repoDigest, the Service's load-balancer IP), the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID,
-CLIENT_OBJECT_ID and CLIENT_ID, the Azure CLI's app, so the deployer is a User; getClientToken;
-listManagedClusterUserCredentials: a kubelogin kubeconfig for the declared cluster), and the program's three
-calls to the outside world: `infra.entra.get_access_token` ("mock-entra-token-for:<scope>"),
-`infra.acr_login.exchange_refresh_token` ("mock-acr-refresh-token@<login server>") and the store URL above.
+fqdn, repoDigest, the Service's load-balancer IP; Azure DevOps' numeric definition, group and environment
+ids, service connections' federation issuer and subject, managed identities' client and principal ids),
+the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID, CLIENT_OBJECT_ID and CLIENT_ID, the Azure CLI's
+app, so the deployer is a User; getClientToken; listManagedClusterUserCredentials: a kubelogin kubeconfig for
+the declared cluster; Azure DevOps' getProject and getGitRepository: EXISTING_PROJECT_ID, EXISTING_REPO_ID),
+and the program's three calls to the outside world: `infra.entra.get_access_token`
+("mock-entra-token-for:<scope>"), `infra.acr_login.exchange_refresh_token` ("mock-acr-refresh-token@<login
+server>") and the store URL above.
 
 Global runtime state (root stack, config, settings, the rpc manager) is reset before every run, so any number
 of runs work in one pytest process. Runs are not thread-safe (Pulumi's runtime is process-global).
@@ -60,6 +63,7 @@ from __future__ import annotations
 import atexit
 import base64
 import hashlib
+import itertools
 import json
 import re
 import runpy
@@ -93,6 +97,10 @@ CLIENT_OBJECT_ID = "0b0b0b0b-1111-4222-8333-444444444444"
 CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the Azure CLI's app: a person's `az login`
 ARM_TOKEN = "mock-entra-token-for:https://management.azure.com/.default"
 AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
+# What Azure DevOps' lookups answer for an existing project and repository.
+EXISTING_PROJECT_ID = "0f0f0f0f-1111-4222-8333-444444444444"
+EXISTING_REPO_ID = "0e0e0e0e-1111-4222-8333-444444444444"
+DEVOPS_ORGANIZATION = "contoso"  # in the mocked service connections' federation subjects
 
 _SECRET_SIG = rpc._special_sig_key
 _RUN_LOCK = threading.Lock()
@@ -213,6 +221,7 @@ class _AzureMocks(pulumi_mocks.Mocks):
         self.extra_outputs = dict(extra_outputs)
         self.extra_calls = dict(extra_calls)
         self.state_by_type: dict[str, list[dict[str, Any]]] = {}
+        self.devops_numbers = itertools.count(11)  # Azure DevOps numbers definitions, groups, environments
 
     # ----- resources
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
@@ -339,7 +348,40 @@ class _AzureMocks(pulumi_mocks.Mocks):
             return {"id": self._k8s_id(i, name)}
         if t.startswith("pulumi:providers:"):
             return {"id": _guid(t, name)}
+        if t.startswith("azuredevops:") or t.startswith("azure-native:managedidentity:"):
+            return self._devops(args)
+        if t == "azure-native:authorization:RoleDefinition":
+            guid = _guid("role", name)
+            return {"id": f"{i['scope']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"}
         return {"id": f"{name}-id"}
+
+    def _devops(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+        """Azure DevOps objects, and the managed identities their service connections federate to."""
+        t, name, i = args.typ, args.name, args.inputs
+        kind = t.split(":")[-1]
+        if kind in ("BuildDefinition", "VariableGroup", "Environment"):
+            return {"id": str(next(self.devops_numbers))}
+        if kind == "ServiceEndpointAzureRM":
+            endpoint_id = _guid(name)
+            return {
+                "id": endpoint_id,
+                "workloadIdentityFederationIssuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
+                "workloadIdentityFederationSubject": (
+                    f"/eid1/c/pub/t/tenant/a/app/sc/{DEVOPS_ORGANIZATION}/{endpoint_id}"
+                ),
+                "servicePrincipalId": _guid("sp", name),
+            }
+        if kind == "UserAssignedIdentity":
+            n = i.get("resourceName", name)
+            return {
+                "id": f"{_rg_id(i['resourceGroupName'])}/providers/Microsoft.ManagedIdentity/"
+                f"userAssignedIdentities/{n}",
+                "name": n,
+                "clientId": _guid("client", n),
+                "principalId": _guid("principal", n),
+                "tenantId": TENANT_ID,
+            }
+        return {"id": _guid(t, name)}
 
     @staticmethod
     def _k8s_id(inputs: dict[str, Any], name: str) -> str:
@@ -370,6 +412,10 @@ class _AzureMocks(pulumi_mocks.Mocks):
             raise RuntimeError(
                 "Local accounts are disabled on this cluster: admin credentials cannot be listed"
             )
+        if args.token == "azuredevops:index/getProject:getProject":
+            return {"id": EXISTING_PROJECT_ID, "name": plain.get("name")}
+        if args.token == "azuredevops:index/getGitRepository:getGitRepository":
+            return {"id": EXISTING_REPO_ID, "name": plain.get("name"), "projectId": plain.get("projectId")}
         raise RuntimeError(
             f"tests/harness.py has no mock for the invoke {args.token}: add one (extra_calls=...)"
         )
@@ -564,14 +610,15 @@ def _as_config_value(value: Any) -> str:
 
 def prepare_workdir(workdir: Path) -> Path:
     """A project directory to build from: copies of the repo's app/, model/ and .dockerignore (the image's
-    build context) unless the directory already has them."""
+    build context) and pyproject.toml (the app's version) unless the directory already has them."""
     workdir.mkdir(parents=True, exist_ok=True)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for tree in ("app", "model"):
         if not (workdir / tree).exists() and (REPO_ROOT / tree).is_dir():
             shutil.copytree(REPO_ROOT / tree, workdir / tree, ignore=skip)
-    if (REPO_ROOT / ".dockerignore").is_file() and not (workdir / ".dockerignore").exists():
-        shutil.copy2(REPO_ROOT / ".dockerignore", workdir / ".dockerignore")
+    for name in (".dockerignore", "pyproject.toml"):
+        if (REPO_ROOT / name).is_file() and not (workdir / name).exists():
+            shutil.copy2(REPO_ROOT / name, workdir / name)
     return workdir
 
 

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import jsonschema
+import numpy as np
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -141,3 +142,34 @@ def test_feature_rows_are_accepted_exactly_when_the_schema_accepts_them(shared_a
     response = client.post("/v1/predict", data=text, headers={"Content-Type": "application/json"})
     _assert_not_5xx(response)
     assert (response.status_code == 200) == schema_accepts, (body, response.get_json())
+
+
+def _valid_images() -> list[bytes]:
+    from tests.app.helpers import render_digit
+
+    digit = np.arange(64, dtype=np.float32) % 17
+    return [render_digit(digit, size=16), render_digit(digit, size=24, fmt="JPEG", mode="RGB")]
+
+
+VALID_IMAGES = _valid_images()
+
+
+@FUZZ
+@given(
+    which=st.integers(0, len(VALID_IMAGES) - 1),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(1, 255)), max_size=6),
+    cut=st.none() | st.integers(0, 2_000),
+)
+def test_damaged_png_and_jpeg_files_never_get_a_5xx(
+    shared_app: Flask, which: int, flips: list[tuple[int, int]], cut: int | None
+) -> None:
+    """Real image files with flipped bytes and truncations: Pillow's decoders fail in many ways, the app
+    answers each with a 422 (or a 200 when the damage is harmless)."""
+    data = bytearray(VALID_IMAGES[which])
+    for position, mask in flips:
+        data[position % len(data)] ^= mask
+    if cut is not None:
+        data = data[:cut]
+    response = shared_app.test_client().post("/v1/predict", json={"images": [b64(bytes(data))]})
+    _assert_not_5xx(response)
+    assert response.status_code in (200, 422)

@@ -8,7 +8,7 @@ from flask import Flask
 from prometheus_client import generate_latest
 
 from app.factory import STATE_KEY
-from app.metrics import UNMATCHED_ROUTE
+from app.metrics import OTHER_METHOD, UNMATCHED_ROUTE
 from tests.conftest import Digits
 
 
@@ -25,6 +25,7 @@ def test_requests_latency_and_predictions_are_counted(
     client.get("/healthz")
     client.get("/no/such/route/123")
     client.get("/another/unknown")
+    client.open("/healthz", method="BREW")
 
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
@@ -32,8 +33,9 @@ def test_requests_latency_and_predictions_are_counted(
     assert value("http_requests_total", route="/v1/predict", method="POST", status="200") == 2
     assert value("http_requests_total", route="/v1/predict", method="POST", status="422") == 1
     assert value("http_requests_total", route="/healthz", method="GET", status="200") == 1
-    # Unknown paths share one series: a scanner cannot blow up the metric's cardinality.
+    # Unknown paths and methods share one series each: a scanner cannot blow up the metric's cardinality.
     assert value("http_requests_total", route=UNMATCHED_ROUTE, method="GET", status="404") == 2
+    assert value("http_requests_total", route="/healthz", method=OTHER_METHOD, status="405") == 1
     assert value("http_request_duration_seconds_count", route="/v1/predict") == 3
     assert 0 < value("http_request_duration_seconds_sum", route="/v1/predict") < 10
 

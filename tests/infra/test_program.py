@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -23,8 +24,9 @@ AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
 EXPECTED: dict[str, dict[str, Any]] = {
     "dev": {
         "acr_sku": "Basic",
-        "storage_sku": "Standard_LRS",
-        "soft_delete_days": 7,
+        # dev owns the model store prod reads (aiapp:modelStoreUrl): zone-redundant, 30 days of soft delete
+        "storage_sku": "Standard_ZRS",
+        "soft_delete_days": 30,
         "kubernetes_version": "1.33",
         "vm_size": "Standard_B2s",
         "min_nodes": 1,
@@ -38,8 +40,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "prod": {
         "acr_sku": "Standard",
-        "storage_sku": "Standard_ZRS",
-        "soft_delete_days": 30,
+        # without aiapp:modelStoreUrl, prod creates a store of its own, with the defaults
+        "storage_sku": "Standard_LRS",
+        "soft_delete_days": 7,
         "kubernetes_version": "1.33",
         "vm_size": "Standard_D4s_v5",
         "min_nodes": 3,
@@ -54,6 +57,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
 }
 
 APP_LABELS = {"app.kubernetes.io/name": "aiapp"}
+APP_VERSION = tomllib.loads((harness.REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def expected(run: StackRun) -> dict[str, Any]:
@@ -380,6 +384,8 @@ def test_image_is_built_for_amd64_from_the_apps_dockerfile_with_the_fetched_mode
         "MODEL_NAME": manifest.name,
         "MODEL_VERSION": manifest.version,
         "MODEL_SHA256": manifest.sha256,
+        "GIT_COMMIT": "unknown",  # the harness builds from a copy, not a git checkout (test_source_version.py)
+        "APP_VERSION": APP_VERSION,  # pyproject.toml's
     }
     assert (manifest.name, manifest.version) == ("digits", "1")
     assert image.inputs["buildOnPreview"] is False
@@ -590,6 +596,8 @@ def test_stack_outputs_are_exactly_the_listed_ones_and_resolved(stack_run: Stack
         "cluster_name",
         "model_store_url",
         "kubeconfig",
+        "app_commit",
+        "app_version",
     }
     assert stack_run.unknown_outputs == frozenset()
     assert stack_run.secret_outputs == frozenset({"kubeconfig"})
@@ -614,6 +622,9 @@ def test_stack_output_values(stack_run: StackRun) -> None:
         out["cluster_name"] == stack_run.one("azure-native:containerservice:ManagedCluster").outputs["name"]
     )
     assert out["model_store_url"] == f"https://{account}.blob.core.windows.net/models"
+    build_args = stack_run.one("docker:index/image:Image").inputs["build"]["args"]
+    assert (out["app_commit"], out["app_version"]) == (build_args["GIT_COMMIT"], build_args["APP_VERSION"])
+    assert (out["app_commit"], out["app_version"]) == ("unknown", APP_VERSION)
 
 
 def test_kubeconfig_output_is_the_users_kubelogin_config_never_the_token(stack_run: StackRun) -> None:

@@ -1,11 +1,10 @@
-"""Helpers for the pipeline tests: the Pipelines component under the shared mock harness, and the YAML of
-pipelines/ expanded the way Azure Pipelines expands templates (enough to know what each pipeline uses)."""
+"""Helpers for the pipeline tests: the Pipelines component under the shared mock harness (which mocks the
+Azure DevOps types), and the YAML of pipelines/ expanded the way Azure Pipelines expands templates (enough to
+know what each pipeline uses)."""
 
 from __future__ import annotations
 
-import itertools
 import re
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +21,15 @@ from infra.pipelines import (
     PipelinesArgs,
     PulumiCloudState,
 )
-from tests.harness import SUBSCRIPTION_ID, TENANT_ID, StackRun, run_component
+from tests.harness import (  # noqa: F401 (re-exported for the pipeline tests)
+    EXISTING_PROJECT_ID,
+    EXISTING_REPO_ID,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    StackRun,
+    run_component,
+    run_program,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES_DIR = REPO / "pipelines"
@@ -102,71 +109,6 @@ def make_args(**overrides: Any) -> PipelinesArgs:
     return replace(base, **overrides)
 
 
-def _devops_outputs() -> dict[str, Callable[[Any], dict]]:
-    """Outputs shaped like Azure DevOps' and Azure's for the types the harness has no mock for."""
-    numbers = itertools.count(11)
-
-    def numeric_id(_: Any) -> dict:
-        return {"id": str(next(numbers))}
-
-    def guid_id(args: Any) -> dict:
-        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{args.typ}/{args.name}"))}
-
-    def azurerm(args: Any) -> dict:
-        endpoint_id = str(uuid.uuid5(uuid.NAMESPACE_URL, args.name))
-        return {
-            "id": endpoint_id,
-            "workloadIdentityFederationIssuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
-            "workloadIdentityFederationSubject": f"/eid1/c/pub/t/tenant/a/app/sc/contoso/{endpoint_id}",
-            "servicePrincipalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp/{args.name}")),
-        }
-
-    def identity(args: Any) -> dict:
-        name = args.inputs.get("resourceName", args.name)
-        return {
-            "id": f"{RG}/{args.inputs['resourceGroupName']}/providers/Microsoft.ManagedIdentity/"
-            f"userAssignedIdentities/{name}",
-            "name": name,
-            "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}")),
-            "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}")),
-            "tenantId": TENANT_ID,
-        }
-
-    def role_definition(args: Any) -> dict:
-        guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"role/{args.name}"))
-        return {"id": f"{args.inputs['scope']}/providers/Microsoft.Authorization/roleDefinitions/{guid}"}
-
-    return {
-        BUILD_DEFINITION: numeric_id,
-        VARIABLE_GROUP: numeric_id,
-        ENVIRONMENT: numeric_id,
-        PROJECT: guid_id,
-        GIT: guid_id,
-        GITHUB: guid_id,
-        AZURERM: azurerm,
-        IDENTITY: identity,
-        ROLE_DEFINITION: role_definition,
-    }
-
-
-EXISTING_PROJECT_ID = "0f0f0f0f-1111-4222-8333-444444444444"
-EXISTING_REPO_ID = "0e0e0e0e-1111-4222-8333-444444444444"
-
-
-def _devops_calls() -> dict[str, Callable[[dict], dict]]:
-    return {
-        "azuredevops:index/getProject:getProject": lambda a: {
-            "id": EXISTING_PROJECT_ID,
-            "name": a.get("name"),
-        },
-        "azuredevops:index/getGitRepository:getGitRepository": lambda a: {
-            "id": EXISTING_REPO_ID,
-            "name": a.get("name"),
-            "projectId": a.get("projectId"),
-        },
-    }
-
-
 def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -> StackRun:
     """The component alone, in a mock stack; its outputs as the run's outputs."""
 
@@ -180,7 +122,7 @@ def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -
             "preview_principal_id": component.preview_principal_id,
         }
 
-    return run_component(build, preview=preview, extra_outputs=_devops_outputs(), extra_calls=_devops_calls())
+    return run_component(build, preview=preview)
 
 
 def walk(value: Any) -> Iterator[Any]:
@@ -312,3 +254,76 @@ def load_pipeline(name: str) -> Pipeline:
                 if "script" in step:
                     pipeline.script_files.update(_SCRIPT_FILE.findall(step["script"]))
     return pipeline
+
+
+# ------------------------------------------------------------------------ the program with pipelines on
+
+SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION_ID}"
+# The stack that declares the Azure DevOps side: one the release does not deploy (see infra/config.py).
+CICD_STACK = "cicd"
+
+# Azure Repos, self-managed state; a stack of the Azure DevOps side only (no runtime).
+AZURE_REPOS_AZBLOB: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "prod",
+    "aiapp:runtimeEnabled": "false",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:state": "azblob",
+    "aiapp:stateStorageAccountId": STATE_ACCOUNT_ID,
+    "aiapp:stateKeyVaultId": STATE_VAULT_ID,
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+}
+
+# GitHub, Pulumi Cloud, a prod approval; with the runtime too (a staging stack), reading the shared store.
+GITHUB_PULUMI_CLOUD: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "staging",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:projectName": "AI app",
+    "aiapp:source": "github",
+    "aiapp:githubRepository": "contoso/aiapp",
+    "aiapp:state": "pulumi-cloud",
+    "aiapp:pulumiOrganization": "contoso",
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+    "aiapp:prodApprovers": '["5a5a5a5a-1111-4222-8333-444444444444"]',
+}
+# Set with `pulumi config set --secret` (the harness marks them secret, as the CLI does).
+GITHUB_PULUMI_CLOUD_SECRETS: dict[str, str] = {
+    "aiapp:githubToken": GITHUB_PAT,
+    "aiapp:githubCommentToken": COMMENT_TOKEN,
+    "aiapp:pulumiDeployToken": DEPLOY_TOKEN,
+    "aiapp:pulumiPreviewToken": PREVIEW_TOKEN,
+}
+
+
+@dataclass(frozen=True)
+class ProgramVariant:
+    name: str
+    config: Mapping[str, str]
+    secrets: Mapping[str, str]
+    runtime: bool
+
+
+PROGRAM_VARIANTS = (
+    ProgramVariant("azure-repos+azblob", AZURE_REPOS_AZBLOB, {}, runtime=False),
+    ProgramVariant("github+pulumi-cloud", GITHUB_PULUMI_CLOUD, GITHUB_PULUMI_CLOUD_SECRETS, runtime=True),
+)
+
+
+def run_program_with_pipelines(
+    variant: ProgramVariant, model_store: str | None = None, *, preview: bool = False
+) -> StackRun:
+    """The real __main__.py in the cicd stack with the variant's config (there is no Pulumi.cicd.yaml)."""
+    return run_program(
+        dict(variant.config),
+        stack=CICD_STACK,
+        secrets=dict(variant.secrets),
+        model_store=model_store,
+        preview=preview,
+    )

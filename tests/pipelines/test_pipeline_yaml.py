@@ -123,6 +123,7 @@ def test_ci_lints_and_tests_before_any_preview() -> None:
         assert azure["inputs"]["azureSubscription"] == PREVIEW_CONNECTION
         assert azure["inputs"]["scriptPath"] == "pipelines/scripts/preview.sh"
         assert azure["inputs"]["arguments"].split()[0] == env
+        assert steps[0] == {"checkout": "self", "fetchDepth": "0"}  # the same image commit as the release's
         (comment,) = [s for s in steps if "pr_comment.py" in s.get("script", "")]
         assert f"--stack {env}" in comment["script"]
         assert "succeededOrFailed()" in comment["condition"] and "'PullRequest'" in comment["condition"]
@@ -148,7 +149,8 @@ def test_release_resolves_once_then_deploys_and_smoke_tests_dev_then_prod() -> N
         assert job["environment"] == env and "deployment" in job
         assert job["variables"]["MODEL_VERSION"] == f"$[ {output} ]"  # the one version resolved at the start
         steps = Pipeline.job_steps(job)
-        assert steps[0] == {"checkout": "self"}  # deployment jobs do not check out by themselves
+        # Deployment jobs do not check out by themselves; full history finds the image's commit (app_commit).
+        assert steps[0] == {"checkout": "self", "fetchDepth": "0"}
         scripts = _scripts(steps)
         (up,) = [i for i, s in enumerate(scripts) if s == "pipelines/scripts/deploy.sh"]
         (smoke,) = [i for i, s in enumerate(scripts) if s.startswith("bash pipelines/scripts/smoke.sh")]
@@ -159,6 +161,9 @@ def test_release_resolves_once_then_deploys_and_smoke_tests_dev_then_prod() -> N
     deploy_script = (PIPELINES_DIR / "scripts" / "deploy.sh").read_text()
     assert re.search(r"pulumi up .*--policy-pack policy", deploy_script)
     assert '--config "$MODEL_VERSION_CONFIG_KEY=$MODEL_VERSION"' in deploy_script
+    # The smoke test checks the commit the stack exports (app_commit), not the run's source version.
+    smoke_script = (PIPELINES_DIR / "scripts" / "smoke.sh").read_text()
+    assert "--require-commit" in smoke_script and "SOURCEVERSION" not in smoke_script
 
 
 def test_each_pipeline_uses_only_its_own_connection_group_and_environments() -> None:

@@ -150,7 +150,7 @@ def test_resolve_fails_for_a_missing_a_malformed_or_a_corrupt_version(
 
 @pytest.fixture(scope="module")
 def released_app(reference_model_dir: Path) -> Iterator[LiveApp]:
-    """The real app, built (as the release builds it) from the run's commit."""
+    """The real app, built (as the release builds it) from the newest commit of its files, COMMIT."""
     with serve_app(reference_model_dir, GIT_COMMIT=COMMIT) as app:
         yield app
 
@@ -158,9 +158,10 @@ def released_app(reference_model_dir: Path) -> Iterator[LiveApp]:
 def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
     agent: Agent, released_app: LiveApp, reference_manifest: Manifest
 ) -> None:
-    outputs = {"app_url": released_app.url, "model_version": reference_manifest.version}
+    outputs = {"app_url": released_app.url, "model_version": reference_manifest.version, "app_commit": COMMIT}
     Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
     agent.env["MODEL_VERSION"] = reference_manifest.version
+    agent.env["BUILD_SOURCEVERSION"] = "b" * 40  # a later commit (docs only, say): the image keeps COMMIT
     work = agent.tmp / "dev"
 
     deployed = agent.run("deploy.sh", "dev", str(work))
@@ -175,7 +176,7 @@ def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
     (up,) = [line for line in log if line.startswith("up ")]
     assert "--yes" in up and "--policy-pack policy" in up and "--stack dev" in up
     assert f"--config aiapp:modelVersion={reference_manifest.version}" in up
-    assert COMMIT in up  # the update's message names the commit
+    assert "b" * 40 in up  # the update's message names the run's commit
     assert json.loads((work / "outputs.json").read_text()) == outputs
     assert (work / "previous-model-version").read_text().strip() == "1"
 
@@ -183,17 +184,37 @@ def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
     assert smoked.returncode == 0, smoked.stderr
     assert f"serves model version {reference_manifest.version}" in smoked.stdout
 
-    # An app built from another commit than the run's is not what this release deployed.
-    agent.env |= {"BUILD_SOURCEVERSION": "f" * 40, "SMOKE_TIMEOUT": "1"}
+    # An app reporting another commit than the one the stack says its image carries is not what was deployed.
+    agent.env["SMOKE_TIMEOUT"] = "1"
+    (work / "outputs.json").write_text(json.dumps(outputs | {"app_commit": "f" * 40}))
     other = agent.run("smoke.sh", "dev", str(work))
-    assert other.returncode == 1 and f"app commit {COMMIT!r}" in other.stderr
+    assert other.returncode == 1 and f"app commit {COMMIT!r}, expected {'f' * 40!r}" in other.stderr
+
+
+@pytest.mark.parametrize("app_commit", [None, "unknown", COMMIT[:12], f"{COMMIT}-dirty"])
+def test_smoke_after_deploy_needs_the_stacks_full_commit(
+    agent: Agent, released_app: LiveApp, reference_manifest: Manifest, app_commit: str | None
+) -> None:
+    """Without app_commit (or with one that names no single commit), the commit check would prove nothing."""
+    outputs = {"app_url": released_app.url, "model_version": reference_manifest.version}
+    if app_commit is not None:
+        outputs["app_commit"] = app_commit
+    work = agent.tmp / "dev"
+    work.mkdir()
+    (work / "outputs.json").write_text(json.dumps(outputs))
+    (work / "stack").write_text("dev")
+    (work / "previous-model-version").write_text("1")
+    agent.env["MODEL_VERSION"] = reference_manifest.version
+    smoked = agent.run("smoke.sh", "dev", str(work))
+    assert smoked.returncode == 1
+    assert f"the stack output app_commit is {app_commit!r}, not a full commit SHA" in smoked.stderr
 
 
 def test_smoke_after_deploy_fails_with_rollback_instructions_on_a_wrong_model(
     agent: Agent, released_app: LiveApp, reference_manifest: Manifest
 ) -> None:
     wrong = str(int(reference_manifest.version) + 1)
-    outputs = {"app_url": released_app.url, "model_version": wrong}
+    outputs = {"app_url": released_app.url, "model_version": wrong, "app_commit": COMMIT}
     Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
     agent.env |= {"MODEL_VERSION": wrong, "PULUMI_STACK_PROD": "contoso/aiapp/prod"}
     work = agent.tmp / "prod"

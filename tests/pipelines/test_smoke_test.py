@@ -102,6 +102,20 @@ def test_checks_the_commit_the_app_reports(reference_model_dir: Path, reference_
     assert f"app commit {COMMIT!r}" in wrong.stderr
 
 
+def test_require_commit_takes_the_commit_from_the_stack_outputs(
+    reference_model_dir: Path, reference_manifest: Manifest
+) -> None:
+    with serve_app(reference_model_dir, GIT_COMMIT=COMMIT) as app:
+        good = smoke(outputs_of(app, reference_manifest, app_commit=COMMIT), "--require-commit")
+        other = smoke(outputs_of(app, reference_manifest, app_commit="e" * 40), "--require-commit", timeout=1)
+        missing = smoke(outputs_of(app, reference_manifest), "--require-commit")
+        unknown = smoke(outputs_of(app, reference_manifest, app_commit="unknown"), "--require-commit")
+    assert good.returncode == 0, good.stderr
+    assert other.returncode == 1 and f"app commit {COMMIT!r}, expected {'e' * 40!r}" in other.stderr
+    assert missing.returncode == 1 and "app_commit is None, not a full commit SHA" in missing.stderr
+    assert unknown.returncode == 1 and "app_commit is 'unknown', not a full commit SHA" in unknown.stderr
+
+
 def test_fails_when_the_app_never_gets_ready(reference_manifest: Manifest) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = smoke({"app_url": closed, "model_version": reference_manifest.version}, timeout=1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the local test base image once per machine: Debian bookworm (debootstrap minbase, trimmed like Docker
-# Hub's debian:bookworm-slim), imported into buildah's vfs storage as $AIAPP_BASE_IMAGE.
+# Hub's debian:bookworm-slim), imported into the machine's container storage as $AIAPP_BASE_IMAGE.
 #
 # Why: no registry can be pulled here, so the container test and `make image` build FROM this base instead of
 # debian:bookworm-slim. It is the same distribution and the same apt python3 that production ships.
@@ -18,15 +18,18 @@ mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 cache_dir="${AIAPP_BASE_CACHE:-${XDG_CACHE_HOME:-/var/cache}/aiapp-base}"
 machine_ca=/etc/ssl/certs/ca-certificates.crt
-# buildah and podman share /var/lib/containers/storage only when both use the same driver: say it every time.
-storage=(--storage-driver vfs)
-
 die() { echo "base.sh: $*" >&2; exit 1; }
 
-for tool in debootstrap podman buildah sha256sum tar; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install debootstrap podman buildah)"
+# Every buildah call names the storage driver, the same variable and default as tools/image/engine.py (overlay:
+# see why there; vfs where overlayfs is missing): images are found only in the storage of the driver used.
+driver="${AIAPP_STORAGE_DRIVER:-overlay}"
+[[ $driver == overlay || $driver == vfs ]] || die "AIAPP_STORAGE_DRIVER=$driver: use overlay or vfs"
+storage=(--storage-driver "$driver")
+
+for tool in debootstrap buildah sha256sum tar; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install debootstrap buildah)"
 done
-[[ $(id -u) == 0 ]] || die "debootstrap and vfs container storage need root; run as root (CI runs as root)"
+[[ $(id -u) == 0 ]] || die "debootstrap and the machine's container storage need root (CI runs as root)"
 [[ -s $machine_ca ]] || die "$machine_ca is missing: install ca-certificates on this machine"
 
 ca_sha256=$(sha256sum "$machine_ca" | cut -d' ' -f1)
@@ -94,25 +97,28 @@ APT
   mv "$rootfs_tar.tmp" "$rootfs_tar"
 fi
 
-# The machine's bundle goes in at import time (not into the cached tarball) so a rotated CA needs no debootstrap.
-layer_dir=$(mktemp -d)
-trap 'rm -rf "$layer_dir" ${work:+"$work"}' EXIT
-cp "$rootfs_tar" "$layer_dir/rootfs.tar"
-mkdir -p "$layer_dir/etc/ssl"
-install -m 0644 "$machine_ca" "$layer_dir/etc/ssl/machine-ca.pem"
-tar --numeric-owner -C "$layer_dir" -rf "$layer_dir/rootfs.tar" ./etc/ssl/machine-ca.pem
+# Import: a scratch container, the root filesystem unpacked into it as root (owners, modes and setuid bits
+# exactly as debootstrap made them), the machine's CA bundle beside it, then committed. buildah does what
+# `podman import --change ...` would, on the same storage the builds use (podman keeps a database of its own
+# that refuses a storage driver other than the one it was first used with).
+container=$(buildah "${storage[@]}" from --name "aiapp-base-import-$$" scratch)
+trap 'buildah "${storage[@]}" rm "$container" >/dev/null 2>&1 || true; rm -rf ${work:+"$work"}' EXIT
+mountpoint=$(buildah "${storage[@]}" mount "$container")
+tar --numeric-owner --xattrs -xpf "$rootfs_tar" -C "$mountpoint"
+# At a path of its own: Debian's ca-certificates package rewrites /etc/ssl/certs when a build installs it.
+install -d -m 0755 "$mountpoint/etc/ssl"
+install -m 0644 "$machine_ca" "$mountpoint/etc/ssl/machine-ca.pem"
+buildah "${storage[@]}" config \
+  --env PIP_CERT=/etc/ssl/machine-ca.pem \
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --cmd bash \
+  --label "io.aiapp.base.machine-ca-sha256=$ca_sha256" \
+  --label "org.opencontainers.image.description=local test base: Debian $suite (debootstrap minbase, slimmed)" \
+  "$container"
+buildah "${storage[@]}" rmi --force "$image" >/dev/null 2>&1 || true
+buildah "${storage[@]}" commit --format docker --rm "$container" "$image" >&2
 
-podman "${storage[@]}" rmi --force "$image" >/dev/null 2>&1 || true
-podman "${storage[@]}" import \
-  --change 'ENV PIP_CERT=/etc/ssl/machine-ca.pem' \
-  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'CMD ["bash"]' \
-  --change "LABEL io.aiapp.base.machine-ca-sha256=$ca_sha256" \
-  --change "LABEL org.opencontainers.image.description=local-test-base-debian-$suite-minbase" \
-  "$layer_dir/rootfs.tar" "$image" >&2
-
-# Proves the shared storage: buildah must see what podman imported, or every build would pull (and fail).
-buildah "${storage[@]}" inspect --type image "$image" >/dev/null \
-  || die "buildah cannot see $image that podman imported: storage drivers differ"
+# The builds must find it without pulling (no registry is reachable): check it as they will look it up.
+buildah "${storage[@]}" inspect --type image "$image" >/dev/null || die "$image is not in the build storage"
 echo "base.sh: made $image" >&2
 echo "$image"

@@ -2,7 +2,7 @@
 
     python -m tools.image.build [--tag REF] [--base IMAGE] [--model-version V] [--no-fetch] [--bench]
 
-The engine is Docker when an engine answers `docker info`, else buildah (vfs storage, chroot isolation).
+The engine is Docker when an engine answers `docker info`, else buildah (chroot isolation; engine.py).
 The base is --base, else $BASE_IMAGE; else, with Docker, the Dockerfile's pinned debian:bookworm-slim; with
 buildah the local debootstrap'ed bookworm made by tools/image/base.sh (no registry can be pulled here).
 
@@ -10,9 +10,10 @@ The last line printed is one JSON object: image (name:tag), image_id, engine, ba
 app_layers_mb (the layers above the base), build_s; MB = 10^6 bytes. Build logs go to stderr.
 
 --bench measures what `make bench` reports, on a temporary copy of the context (the checkout is never
-modified): a cold build (no layer cache), then a rebuild after an app-code-only change. Its last line has
-image_total_mb, image_app_layers_mb, image_cold_build_s, image_rebuild_s. The images it made are removed
-afterwards. (That the rebuild reuses the dependency layer is asserted by tests/container.)
+modified) and, with buildah, in a private container storage holding only the base (deleted afterwards): a cold
+build (no layer cache), then a rebuild after an app-code-only change. Its last line has image_total_mb,
+image_app_layers_mb, image_cold_build_s, image_rebuild_s. (tests/container asserts that such a rebuild reuses
+the dependency layer.)
 """
 
 from __future__ import annotations
@@ -157,21 +158,20 @@ def build_once(engine: Engine, context: Path, tag: str, args: Mapping[str, str])
 
 
 def bench(engine: Engine, context: Path, args: Mapping[str, str]) -> dict[str, Any]:
-    """Cold build, then an app-code-only rebuild, in a temporary copy of `context`; cleans up its images."""
-    before = engine.image_ids()
-    with tempfile.TemporaryDirectory(prefix="aiapp-image-bench-") as scratch:
+    """Cold build, then an app-code-only rebuild, from a temporary copy of `context`, in a private storage."""
+    base = args["BASE_IMAGE"]
+    with (
+        tempfile.TemporaryDirectory(prefix="aiapp-image-bench-") as scratch,
+        engine.isolated(base) as private,
+    ):
         copy = copy_context(context, Path(scratch) / "context", context / MODEL_SUBDIR)
-        try:
-            cold = engine.build(copy, copy / DOCKERFILE, f"{IMAGE_NAME}-bench:cold", args, no_cache=True)
-            cold_image = engine.inspect(f"{IMAGE_NAME}-bench:cold")
-            touch_app_code(copy, f"bench: an app-code-only change at {time.time()}")
-            rebuild = engine.build(copy, copy / DOCKERFILE, f"{IMAGE_NAME}-bench:rebuild", args)
-            sizes = figures(engine, cold_image, args["BASE_IMAGE"])
-        finally:
-            engine.remove_images(sorted(engine.image_ids() - before))
+        cold = private.build(copy, copy / DOCKERFILE, f"{IMAGE_NAME}-bench:cold", args, no_cache=True)
+        sizes = figures(private, private.inspect(f"{IMAGE_NAME}-bench:cold"), base)
+        touch_app_code(copy, f"bench: an app-code-only change at {time.time()}")
+        rebuild = private.build(copy, copy / DOCKERFILE, f"{IMAGE_NAME}-bench:rebuild", args)
     return {
         "image_engine": engine.name,
-        "image_base": args["BASE_IMAGE"],
+        "image_base": base,
         "image_total_mb": sizes["total_mb"],
         "image_app_layers_mb": sizes["app_layers_mb"],
         "image_cold_build_s": round(cold.seconds, 1),
