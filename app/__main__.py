@@ -89,6 +89,8 @@ def main() -> int:
     try:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         os.environ[MULTIPROC_ENV] = str(metrics_dir)
+        # onnxruntime 1.32 otherwise keeps a telemetry store under $HOME and knows a Microsoft endpoint.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             manifest = _verified_model(settings)
             _start_metrics_port(settings)

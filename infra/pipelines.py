@@ -21,6 +21,8 @@ What is declared here, and why it is shaped this way:
 
 Bootstrapping: this component is applied by a person (an Azure owner with an Azure DevOps PAT), never by the
 release pipeline it creates: the deploy identity deliberately cannot grant roles beyond `assignable_roles`.
+So it lives in a stack the release does not deploy (`cicd`, with aiapp:runtimeEnabled false): infra/config.py
+refuses aiapp:pipelinesEnabled in the stacks named by aiapp:stacks.
 """
 
 from __future__ import annotations

@@ -384,7 +384,7 @@ def test_image_is_built_for_amd64_from_the_apps_dockerfile_with_the_fetched_mode
         "MODEL_NAME": manifest.name,
         "MODEL_VERSION": manifest.version,
         "MODEL_SHA256": manifest.sha256,
-        "GIT_COMMIT": "unknown",  # the harness builds from a copy, not a git checkout (test_source_version.py)
+        "GIT_COMMIT": "unknown",  # the harness builds from a copy, no git checkout: test_source_version.py
         "APP_VERSION": APP_VERSION,  # pyproject.toml's
     }
     assert (manifest.name, manifest.version) == ("digits", "1")

@@ -26,8 +26,11 @@ BLOB_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 
 @pytest.fixture(scope="module")
-def prod_shared(store_url: str) -> StackRun:
-    return harness.run_program({"aiapp:modelStoreUrl": SHARED}, stack="prod", model_store=store_url)
+def prod_shared(store_url: str, reference_store: FileStore) -> StackRun:
+    before = tree_digest(reference_store.root)
+    run = harness.run_program({"aiapp:modelStoreUrl": SHARED}, stack="prod", model_store=store_url)
+    assert tree_digest(reference_store.root) == before, "the program wrote to the shared store"
+    return run
 
 
 def test_a_stack_reading_a_shared_store_creates_no_store_and_grants_nothing_on_it(
@@ -75,12 +78,6 @@ def test_the_typical_setup_prod_reads_the_store_dev_owns(dev_run: StackRun, stor
     )
 
 
-def test_the_shared_store_is_only_read(reference_store: FileStore, store_url: str) -> None:
-    before = tree_digest(reference_store.root)
-    harness.run_program({"aiapp:modelStoreUrl": SHARED}, stack="prod", model_store=store_url)
-    assert tree_digest(reference_store.root) == before
-
-
 def test_an_empty_shared_store_says_where_to_publish(tmp_path: Path) -> None:
     empty = FileStore(tmp_path / "empty")
     with pytest.raises(ModelSourceError) as caught:
@@ -124,3 +121,15 @@ def test_access_denied_says_who_must_grant_the_reader_role(
     else:
         assert "check aiapp:deployerObjectId" in message and "aiapp:modelStoreUrl" not in message
     assert clock.sleeps == [15, 15]  # tried at 0, 15 and 30 s while a role assignment propagates
+
+
+def test_a_preview_reads_the_shared_store_and_builds_nothing(store_url: str) -> None:
+    """The URL is known before any resource exists, so a preview shows the model it would ship (the pipelines'
+    preview identity may read the store); it builds and pushes no image."""
+    run = harness.run_program(
+        {"aiapp:modelStoreUrl": SHARED}, stack="prod", preview=True, model_store=store_url
+    )
+    assert run.store_urls == [SHARED]
+    assert (run.outputs["model_version"], run.outputs["model_store_url"]) == ("1", SHARED)
+    assert "image" in run.unknown_outputs and run.acr_exchanges == []
+    assert run.one("docker:index/image:Image").inputs["buildOnPreview"] is False

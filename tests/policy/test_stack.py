@@ -1,6 +1,9 @@
 """The whole stack, dev and prod, under Pulumi's mocks, fed resource by resource through the running policy
 pack exactly as the engine feeds it at `pulumi up`: not one diagnostic. So the program and the pack cannot
 drift apart; a failure here names the resource and the rule it breaks.
+
+The stack with the Azure DevOps side on (aiapp:pipelinesEnabled; tests/pipelines/support.py's two variants:
+Azure Repos + azblob:// state alone, GitHub + Pulumi Cloud beside the runtime) is fed through the pack too.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from collections.abc import Callable
 
 import pytest
 
-from policy.rules import azure, kubernetes
+from model.store import FileStore
+from policy.rules import azure, devops, kubernetes
 from policy.rules.tags import takes_tags
 from tests.harness import StackRun
+from tests.pipelines.support import PROGRAM_VARIANTS, ProgramVariant, run_program_with_pipelines
 
 from .engine import PackServer
 
@@ -52,12 +57,53 @@ def test_the_stack_declares_what_the_policies_guard(stack: StackRun) -> None:
     assert len(tagged) >= 4, f"{stack.stack}: only {[r.type for r in tagged]} take tags"
 
 
-def test_every_resource_passes_every_policy(stack: StackRun, pack: PackServer) -> None:
-    findings = []
+def findings(stack: StackRun, pack: PackServer) -> list[str]:
+    found = []
     for resource in stack.resources:
         for diagnostic in pack.analyze(resource.type, resource.inputs, resource.name, stack=stack.stack):
-            findings.append(
+            found.append(
                 f"{resource.type} '{resource.name}' [{diagnostic.policy}, {diagnostic.enforcement}]: "
                 f"{diagnostic.message}"
             )
-    assert not findings, f"{stack.stack} stack violates the policy pack:\n" + "\n".join(findings)
+    return found
+
+
+def test_every_resource_passes_every_policy(stack: StackRun, pack: PackServer) -> None:
+    found = findings(stack, pack)
+    assert not found, f"{stack.stack} stack violates the policy pack:\n" + "\n".join(found)
+
+
+# ------------------------------------------------------------------------------------ with the pipelines
+
+# What the Azure DevOps side declares that a policy guards (plain-text secrets, the connections' scheme,
+# principal types, tags), and, beside the runtime, what the runtime declares (it reads a shared store: no
+# storage account of its own).
+DEVOPS_GUARDED_TYPES = (devops.VARIABLE_GROUP, devops.SERVICE_ENDPOINT_AZURERM, azure.ROLE_ASSIGNMENT)
+RUNTIME_GUARDED_TYPES = (azure.REGISTRY, azure.MANAGED_CLUSTER, kubernetes.DEPLOYMENT, kubernetes.SERVICE)
+
+
+@pytest.fixture(scope="module", params=PROGRAM_VARIANTS, ids=[v.name for v in PROGRAM_VARIANTS])
+def with_pipelines(
+    request: pytest.FixtureRequest, reference_store: FileStore
+) -> tuple[ProgramVariant, StackRun]:
+    variant: ProgramVariant = request.param
+    return variant, run_program_with_pipelines(variant, reference_store.url)
+
+
+def test_the_stack_with_pipelines_declares_what_the_policies_guard(
+    with_pipelines: tuple[ProgramVariant, StackRun],
+) -> None:
+    variant, stack = with_pipelines
+    declared = Counter(resource.type for resource in stack.resources)
+    wanted = DEVOPS_GUARDED_TYPES + (RUNTIME_GUARDED_TYPES if variant.runtime else ())
+    missing = [resource_type for resource_type in wanted if not declared[resource_type]]
+    assert not missing, f"{variant.name}: the stack declares none of {missing}; declared: {dict(declared)}"
+    assert declared[devops.VARIABLE_GROUP] == 2 and declared[devops.SERVICE_ENDPOINT_AZURERM] == 2
+
+
+def test_every_resource_of_the_stack_with_pipelines_passes_every_policy(
+    with_pipelines: tuple[ProgramVariant, StackRun], pack: PackServer
+) -> None:
+    variant, stack = with_pipelines
+    found = findings(stack, pack)
+    assert not found, f"{variant.name} stack violates the policy pack:\n" + "\n".join(found)

@@ -229,7 +229,7 @@ def detect() -> Engine:
     if shutil.which("buildah") is None:
         raise EngineError(
             "no container engine: no Docker daemon answers `docker info` and buildah is not installed "
-            "(apt-get install buildah podman debootstrap, or start Docker)"
+            "(apt-get install buildah debootstrap, or start Docker)"
         )
     return Buildah()
 
