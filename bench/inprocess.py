@@ -13,6 +13,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.body import reference_digit
+from bench.procs import BenchError
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
 
@@ -72,6 +74,22 @@ def time_requests(application: WsgiApp, body: bytes, runs: int, warmup: int) -> 
         "p99_us": round(timings[int(0.99 * (runs - 1))], 1),
         "mean_us": round(statistics.fmean(timings), 1),
     }
+
+
+def app_time_inprocess(
+    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300
+) -> dict[str, Any]:
+    """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures."""
+    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir)]
+    try:
+        done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"`python -m bench.inprocess` did not finish within {timeout_s:.0f} s") from None
+    if done.returncode != 0:
+        raise BenchError(
+            f"`python -m bench.inprocess` failed (exit {done.returncode}): {done.stderr.strip()}"
+        )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:

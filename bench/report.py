@@ -10,6 +10,8 @@ from typing import Any
 from bench.servers import BY_NAME
 
 WSGI_SERVERS = ("granian", "gunicorn-sync", "gunicorn-gthread")
+COMPARED = {"app", "tutorial", "peer", *WSGI_SERVERS}  # the headline needs every one of them
+IMAGE_KEYS = ("image_total_mb", "image_app_layers_mb", "image_cold_build_s", "image_rebuild_s")
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,46 @@ def target_lines(checked: Mapping[str, Mapping[str, Any]]) -> str:
         f"  [{'ok' if result['met'] else 'MISSED'}] {key} = {result['value']}  (target {result['target']})"
         for key, result in checked.items()
     )
+
+
+def render(summary: Mapping[str, Any]) -> str:
+    """The human-readable report: conditions, the table, the in-process figures, the targets."""
+    machine, settings = summary["machine"], summary["settings"]
+    sweep = settings["workers_sweep_c16_rps"] or "not swept, --workers given"
+    lines = [
+        f"Serving benchmark, {summary['date']}, {machine['cpu']}, {machine['cores']} cores, 127.0.0.1, "
+        "wrk with 1 thread",
+        f"{settings['workers']} worker(s) for every multi-process server (req/s at c16 by workers: {sweep}); "
+        f"{settings['rounds']} interleaved rounds of {settings['duration_s']:g} s per figure, "
+        f"the least disturbed kept; {settings['warmup_s']:g} s warm-up; background load "
+        f"{summary['load_before']['other_cores']} cores before, "
+        f"{summary['load_after']['other_cores']} after; "
+        f"waited {settings['waited_for_quiet_s']} s for quiet",
+        "",
+        table(summary["servers"]),
+    ]
+    if summary["disturbed"]:
+        lines += [
+            "",
+            f"WARNING: other processes used more than {settings['max_other_load_cores']} cores during every "
+            f"round of: {', '.join(summary['disturbed'])}; those figures understate the server",
+        ]
+    floor, app, start = summary["inference_floor_us"], summary["app_inprocess_us"], summary["start_to_ready"]
+    lines += [
+        "",
+        f"floor, onnxruntime inference per request, in-process: "
+        f"p50 {floor['p50_us']} us, p99 {floor['p99_us']} us",
+        f"the app's WSGI callable per request, in-process, no server: p50 {app['p50_us']} us, "
+        f"p99 {app['p99_us']} us",
+        f"start to ready (python -m app -> /readyz 200): "
+        f"median {start['median_s']} s of {start['samples_s']}",
+    ]
+    if "fastest_wsgi_server" in summary:
+        lines.append(
+            f"fastest WSGI server at c16: {summary['fastest_wsgi_server']} "
+            f"(x{summary['fastest_wsgi_server_lead_c16']} the next one); the app's default: "
+            f"{summary['app_default_server']}"
+        )
+    lines += [f"{key}: {summary[key]}" for key in IMAGE_KEYS if key in summary]
+    lines += ["targets:", target_lines(summary["targets"])]
+    return "\n".join(lines)

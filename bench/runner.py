@@ -1,8 +1,14 @@
-"""Measure one server: start it, check its answer, warm it up, load it at each connection count, stop it."""
+"""Start the servers side by side, then load them in interleaved rounds.
+
+The box is shared: another job's burst would land on whichever server happened to be measured then. So all
+servers under comparison run at once (idle ones cost no CPU), each measurement waits for a quiet machine
+(within the run's budget), and the measurements go round-robin: round r measures every server once, starting
+from a different one each round. A server's figure at a connection count is its least disturbed round
+(the one during which other processes used the least CPU); every round's req/s is kept in the JSON.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,49 +30,77 @@ class Plan:
     expected_label: int
     script: Path  # wrk's Lua script posting `body`
     log_dir: Path
+    scratch: Path  # per-server scratch directories go here (removed with it)
     repo: Path
     warmup_s: float
-    duration_s: float
-    connections: Sequence[int]
+    duration_s: float  # per round
+    rounds: int
     quiet: QuietPolicy
 
 
-def measure(
-    group: ServerGroup, kind: ServerKind, workers: int, plan: Plan, env: dict[str, str]
-) -> dict[str, Any]:
-    """The server's figures: {"workers", "ready_s", "c1": {...}, "c16": {...}}; raises on any failure."""
+@dataclass(frozen=True)
+class Running:
+    name: str
+    kind: ServerKind
+    workers: int
+    server: Server
+    ready_s: float
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.base_url}/v1/predict"
+
+
+def start(
+    group: ServerGroup,
+    kind: ServerKind,
+    workers: int,
+    plan: Plan,
+    env: dict[str, str],
+    name: str | None = None,
+) -> Running:
+    """Start a server, wait until it answers the benchmark's request correctly, and warm it up."""
+    name = name or kind.name
     workers = 1 if kind.single_process else workers
-    with tempfile.TemporaryDirectory(prefix=f"bench-{kind.name}-") as scratch:
-        launch = Launch(free_port(), free_port(), workers, plan.model_dir, Path(scratch))
-        argv, extra_env = kind.command(launch)
-        server = spawn(kind.name, argv, {**env, **extra_env}, launch.port, plan.log_dir, plan.repo)
-        with group.running(server):
-            ready_s = wait_until(server, predict_probe(plan.body, plan.expected_label), READY_TIMEOUT_S)
-            url = f"{server.base_url}/v1/predict"
-            # Warm-up at the highest concurrency: every worker and thread gets requests before the clock runs.
-            wrk.run(url, plan.script, max(plan.connections), plan.warmup_s)
-            figures: dict[str, Any] = {"workers": workers, "ready_s": round(ready_s, 2)}
-            for connections in plan.connections:
-                figures[f"c{connections}"] = _least_disturbed(server, url, connections, plan)
-            if server.process.poll() is not None:
-                raise server.failure(f"exited with status {server.process.returncode} during the measurement")
+    scratch = plan.scratch / name
+    scratch.mkdir()
+    launch = Launch(free_port(), free_port(), workers, plan.model_dir, scratch)
+    argv, extra_env = kind.command(launch)
+    server = group.add(spawn(name, argv, {**env, **extra_env}, launch.port, plan.log_dir, plan.repo))
+    ready_s = wait_until(server, predict_probe(plan.body, plan.expected_label), READY_TIMEOUT_S)
+    running = Running(name, kind, workers, server, round(ready_s, 2))
+    # Warm-up at 16 connections: every worker and thread has served requests before any clock runs.
+    wrk.run(running.url, plan.script, 16, plan.warmup_s)
+    return running
+
+
+def measure_rounds(
+    runnings: Sequence[Running], connection_counts: Sequence[int], plan: Plan
+) -> dict[str, dict[str, Any]]:
+    """{name: {"workers", "ready_s", "c1": {...}, "c16": {...}}} from plan.rounds interleaved rounds."""
+    tried: dict[tuple[str, int], list[tuple[wrk.LoadResult, CpuShare]]] = {}
+    for connections in connection_counts:
+        for round_index in range(plan.rounds):
+            shift = round_index % len(runnings)
+            for running in [*runnings[shift:], *runnings[:shift]]:
+                plan.quiet.wait_for_quiet()
+                with cpu_share(running.server.process.pid) as share:
+                    result = wrk.run(running.url, plan.script, connections, plan.duration_s)
+                if running.server.process.poll() is not None:
+                    raise running.server.failure(
+                        f"exited with status {running.server.process.returncode} during the measurement"
+                    )
+                tried.setdefault((running.name, connections), []).append((result, share))
+    figures: dict[str, dict[str, Any]] = {}
+    for running in runnings:
+        figures[running.name] = {"workers": running.workers, "ready_s": running.ready_s}
+        for connections in connection_counts:
+            rounds = tried[(running.name, connections)]
+            result, share = min(rounds, key=lambda attempt: attempt[1].other_cores)
+            figures[running.name][f"c{connections}"] = {
+                **result.as_dict(),
+                "cpu": share.as_dict(),
+                "disturbed": plan.quiet.disturbed(share.other_cores),
+                "rounds_requests_per_s": [round(r.requests_per_s, 1) for r, _ in rounds],
+            }
     return figures
-
-
-def _least_disturbed(server: Server, url: str, connections: int, plan: Plan) -> dict[str, Any]:
-    """Repeat a measurement that other processes disturbed (up to the policy's attempts); keep the least
-    disturbed one, flagged when even that one was."""
-    tried: list[tuple[wrk.LoadResult, CpuShare]] = []
-    while len(tried) < plan.quiet.attempts:
-        plan.quiet.wait_for_quiet()
-        with cpu_share(server.process.pid) as share:
-            tried.append((wrk.run(url, plan.script, connections, plan.duration_s), share))
-        if not plan.quiet.disturbed(share.other_cores):
-            break
-    result, share = min(tried, key=lambda attempt: attempt[1].other_cores)
-    return {
-        **result.as_dict(),
-        "cpu": share.as_dict(),
-        "attempts": len(tried),
-        "disturbed": plan.quiet.disturbed(share.other_cores),
-    }

@@ -506,7 +506,15 @@ class Pipelines(pulumi.ComponentResource):
         super().__init__("aiapp:infra:Pipelines", name, None, opts)
         self._name = name
         self._args = args
-        self._child = pulumi.ResourceOptions(parent=self)
+        # The organization comes from the args alone, so the resources are created where the URLs this
+        # component exports point (no separate azuredevops:orgServiceUrl to keep in step). The PAT is the
+        # operator's, from AZDO_PERSONAL_ACCESS_TOKEN, read by the provider: never in config or state.
+        self._provider = azuredevops.Provider(
+            f"{name}-azuredevops",
+            org_service_url=args.organization_url,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._child = pulumi.ResourceOptions(parent=self, providers=[self._provider])
 
         project_id = self._project()
         repository = self._repository(project_id)
@@ -635,7 +643,7 @@ class Pipelines(pulumi.ComponentResource):
         args = self._args
         if not args.create_project:
             return azuredevops.get_project_output(
-                name=args.project_name, opts=pulumi.InvokeOptions(parent=self)
+                name=args.project_name, opts=pulumi.InvokeOptions(parent=self, provider=self._provider)
             ).id
         project = azuredevops.Project(
             f"{self._name}-project",
@@ -664,7 +672,9 @@ class Pipelines(pulumi.ComponentResource):
             return _Repository("GitHub", pulumi.Output.from_input(source.repository), connection)
         if source.existing:
             found = azuredevops.get_git_repository_output(
-                project_id=project_id, name=source.repository_name, opts=pulumi.InvokeOptions(parent=self)
+                project_id=project_id,
+                name=source.repository_name,
+                opts=pulumi.InvokeOptions(parent=self, provider=self._provider),
             )
             return _Repository("TfsGit", found.id, None)
         initialization = (

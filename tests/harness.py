@@ -37,7 +37,8 @@ any resource was declared).
 in a fresh mock stack; if it returns a mapping, its values resolve into `.outputs` like stack exports.
 
 StackRun: `.resources` (list of frozen `Recorded`), `.outputs`, `.secret_outputs`, `.unknown_outputs`,
-`.calls`, `.token_scopes` (Entra scopes the program asked for), `.acr_exchanges`, `.store_urls`,
+`.calls`, `.call_providers` (the provider urn of each call, "" for the default), `.token_scopes` (Entra
+scopes the program asked for), `.acr_exchanges`, `.store_urls`,
 `.of_type(token)`, `.one(token, name=None)`, `.by_urn(urn)`, `.children(rec)`, `.parent_of(rec)`.
 Recorded: type, name, urn, id, inputs, outputs, parent (urn or None), custom, protect, provider (urn or None),
 dependencies, ignore_changes, delete_before_replace, additional_secret_outputs, replace_on_changes,
@@ -143,6 +144,7 @@ class StackRun:
     secret_outputs: frozenset[str] = frozenset()
     unknown_outputs: frozenset[str] = frozenset()
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    call_providers: list[tuple[str, str]] = field(default_factory=list)  # (token, provider urn, or "")
     token_scopes: list[str] = field(default_factory=list)
     acr_exchanges: list[dict[str, str]] = field(default_factory=list)
     store_urls: list[str] = field(default_factory=list)
@@ -393,6 +395,7 @@ class _AzureMocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict:  # type: ignore[override]
         plain, _ = _unwrap_secrets(args.args)
         self.run.calls.append((args.token, plain))
+        self.run.call_providers.append((args.token, (args.provider or "").rsplit("::", 1)[0]))
         if args.token in self.extra_calls:
             return self.extra_calls[args.token](plain)
         if args.token == "azure-native:authorization:getClientConfig":

@@ -150,6 +150,28 @@ def test_project_and_repository_are_created_and_protected(run: StackRun) -> None
     assert {r.inputs["projectId"] for r in run.resources if "projectId" in r.inputs} == {project.id}
 
 
+def test_every_azure_devops_resource_goes_to_the_organization_of_the_args(run: StackRun) -> None:
+    """One provider, configured from organization_url: the resources are where the exported URLs point."""
+    provider = run.one("pulumi:providers:azuredevops")
+    assert provider.inputs["orgServiceUrl"] == "https://dev.azure.com/contoso"
+    assert "personalAccessToken" not in provider.inputs  # the operator's AZDO_PERSONAL_ACCESS_TOKEN
+    devops = [r for r in run.resources if r.type.startswith("azuredevops:")]
+    assert len(devops) > 20 and {r.provider for r in devops} == {provider.urn}
+    assert not [r for r in run.resources if r.type.startswith("azure-native:") and r.provider == provider.urn]
+
+
+def test_lookups_of_an_existing_project_use_that_provider_too() -> None:
+    run = run_pipelines(
+        make_args(create_project=False, source=AzureReposSource(repository_name="aiapp", existing=True))
+    )
+    provider = run.one("pulumi:providers:azuredevops")
+    lookups = sorted((t, p) for t, p in run.call_providers if t.startswith("azuredevops:"))
+    assert lookups == [
+        ("azuredevops:index/getGitRepository:getGitRepository", provider.urn),
+        ("azuredevops:index/getProject:getProject", provider.urn),
+    ]
+
+
 def test_outputs_are_the_project_and_pipeline_urls(run: StackRun) -> None:
     project = "https://dev.azure.com/contoso/AI%20app"
     assert run.outputs["project_url"] == project
