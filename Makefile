@@ -56,7 +56,9 @@ serve: model ## serve the app with the model from MODEL_STORE on http://127.0.0.
 	@echo "serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
 	@echo "try:  curl -s http://127.0.0.1:$(PORT)/v1/predict -H 'content-type: application/json' \\"
 	@echo "        -d '{\"instances\": [[0,0,5,13,9,1,0,0,0,0,13,15,10,15,5,0,0,3,15,2,0,11,8,0,0,4,12,0,0,8,8,0,0,5,8,0,0,9,8,0,0,4,11,0,1,12,7,0,0,2,14,5,10,12,0,0,0,0,6,13,10,0,0,0]]}'"
-	MODEL_DIR=$(MODEL_DIR) HOST=127.0.0.1 PORT=$(PORT) $(PY) -m app
+	MODEL_DIR=$(MODEL_DIR) HOST=127.0.0.1 PORT=$(PORT) \
+	  GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+	  APP_VERSION=$$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml) $(PY) -m app
 
 image: model ## build the app image with build/model baked in (Docker if an engine answers, else buildah); last line: JSON figures
 	$(PY) -m tools.image.build --no-fetch

@@ -3,8 +3,9 @@
 The box is shared: another job's burst would land on whichever server happened to be measured then. So all
 servers under comparison run at once (idle ones cost no CPU), each measurement waits for a quiet machine
 (within the run's budget), and the measurements go round-robin: round r measures every server once, starting
-from a different one each round. A server's figure at a connection count is its least disturbed round
-(the one during which other processes used the least CPU); every round's req/s is kept in the JSON.
+from a different one each round. A server's figure at a connection count is its median round by req/s
+among the undisturbed rounds (other processes used at most the policy's CPU during them), or its least
+disturbed round when every round was disturbed. Every round's req/s is kept in the JSON.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def measure_rounds(
         figures[running.name] = {"workers": running.workers, "ready_s": running.ready_s}
         for connections in connection_counts:
             rounds = tried[(running.name, connections)]
-            result, share = min(rounds, key=lambda attempt: attempt[1].other_cores)
+            result, share = _representative(rounds, plan.quiet)
             figures[running.name][f"c{connections}"] = {
                 **result.as_dict(),
                 "cpu": share.as_dict(),
@@ -104,3 +105,17 @@ def measure_rounds(
                 "rounds_requests_per_s": [round(r.requests_per_s, 1) for r, _ in rounds],
             }
     return figures
+
+
+def _representative(
+    rounds: Sequence[tuple[wrk.LoadResult, CpuShare]], quiet: QuietPolicy
+) -> tuple[wrk.LoadResult, CpuShare]:
+    """The median undisturbed round by req/s (a server's own round-to-round spread, e.g. how its workers
+    happened to split the connections, stays in the figure), else the least disturbed round."""
+    undisturbed = sorted(
+        (attempt for attempt in rounds if not quiet.disturbed(attempt[1].other_cores)),
+        key=lambda attempt: attempt[0].requests_per_s,
+    )
+    if undisturbed:
+        return undisturbed[(len(undisturbed) - 1) // 2]
+    return min(rounds, key=lambda attempt: attempt[1].other_cores)
