@@ -63,6 +63,9 @@ serve: model ## serve the app with the model from MODEL_STORE on http://127.0.0.
 image: model ## build the app image with build/model baked in (Docker if an engine answers, else buildah); last line: JSON figures
 	$(PY) -m tools.image.build --no-fetch
 
+bench: tools model ## serving throughput/latency beside its yardsticks, start time, image figures; last line: JSON
+	$(PY) -m bench --image --model-dir $(MODEL_DIR)
+
 test: tools ## the whole suite: model, app, image, Pulumi program, pipelines, policies (needs package registries, no Azure)
 	mkdir -p build
 	$(PY) -m pytest --junitxml=build/junit.xml --cov=model --cov=app --cov=infra --cov=policy \

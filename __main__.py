@@ -17,7 +17,7 @@ from infra.config import load_settings
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.naming import dns_label
-from infra.pipelines import Pipelines, PipelinesArgs
+from infra.pipelines import Pipelines, pipelines_args
 from infra.registry import Registry, RegistryArgs
 from infra.workload import Workload, WorkloadArgs
 
@@ -77,36 +77,9 @@ if settings.runtime_enabled:
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
 
-if settings.pipelines is not None:
-    devops = settings.pipelines
-    pipelines = Pipelines(
-        "pipelines",
-        PipelinesArgs(
-            organization_url=devops.organization_url,
-            project_name=devops.project_name,
-            create_project=devops.create_project,
-            source=devops.source,  # its tokens are Output.secret, from config.get_secret
-            state=devops.state,
-            tenant_id=azure.tenant_id,
-            subscription_id=azure.subscription_id,
-            subscription_name=devops.subscription_name,
-            identity_resource_group=devops.identity_resource_group,
-            location=stack.location,
-            deploy_scopes=devops.deploy_scopes,
-            stacks=devops.stacks,
-            model_store_url=devops.model_store_url,  # the store the release resolves the version in
-            model_store_scope=devops.model_store_scope,
-            model_name=settings.model.name,
-            prod_approvers=devops.prod_approvers,
-            name_prefix=stack.name_prefix,
-            tags=stack.tags,
-        ),
-    )
-
-    pulumi.export("project_url", pipelines.project_url)
-    pulumi.export("ci_pipeline_url", pipelines.ci_pipeline_url)
-    pulumi.export("release_pipeline_url", pipelines.release_pipeline_url)
-    pulumi.export("deploy_principal_id", pipelines.deploy_principal_id)
-    pulumi.export("preview_principal_id", pipelines.preview_principal_id)
+if settings.pipelines is not None:  # the Azure DevOps project, its connections and the two pipelines
+    pipelines = Pipelines("pipelines", pipelines_args(settings, azure))
+    for name, value in pipelines.exports.items():  # project and pipeline URLs, identities' principal ids
+        pulumi.export(name, value)
 
 pulumi.export("model_store_url", store_url)  # the store this stack's image reads, or its release resolves in

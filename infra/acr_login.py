@@ -1,23 +1,38 @@
-"""Push credentials for ACR with the admin user off: the identity's Entra token, exchanged for an ACR token.
+"""Push access to ACR with the admin user off: `docker login` with the deploying identity's exchanged token.
 
-What `az acr login --expose-token` does: POST the Entra access token (audience Azure Resource Manager) to
+What `az acr login` does: POST the Entra access token (audience Azure Resource Manager) to
 `https://<login server>/oauth2/exchange`; ACR answers with a refresh token (valid about three hours) that
-docker accepts as the password of the null-GUID user. The identity needs AcrPush on the registry.
+docker accepts as the password of the null-GUID user; `docker login` stores it in the Docker CLI's
+credential store (or $DOCKER_CONFIG/config.json). The identity needs AcrPush on the registry.
+
+Why the program logs in itself instead of putting the token in `docker.Image(registry=...)`: a resource input
+is written to the Pulumi state, which the read-only preview identity can read and decrypt, so a pull request
+could take a push credential from it. pulumi-docker pushes with the host's Docker credentials when the
+Image's `registry` has no username and password, so the token goes from here to docker's store and nowhere
+else. The login cannot be a step before `pulumi up`: on a stack's first update the registry does not exist
+yet.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from infra import entra
 
 # The user name ACR expects with an exchanged token (not a real user; the token carries the identity).
 TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
 
 
+DOCKER_LOGIN_TIMEOUT_S = 120.0
+
+
 class AcrLoginError(RuntimeError):
-    """The registry refused the token exchange."""
+    """The registry refused the token exchange, or docker could not store the login."""
 
 
 def exchange_url(login_server: str) -> str:
@@ -58,3 +73,45 @@ def request_refresh_token(
 def exchange_refresh_token(login_server: str, tenant_id: str, access_token: str) -> str:
     """The ACR refresh token for `login_server` (the tests replace this function: no registry here)."""
     return request_refresh_token(exchange_url(login_server), login_server, tenant_id, access_token)
+
+
+def docker_login(login_server: str, username: str, password: str) -> None:
+    """`docker login` to `login_server`; the password goes on stdin, never on a command line (`ps` shows it).
+
+    The tests replace this function: no Docker engine or registry here (tests/infra/test_acr_login.py runs it
+    against a stand-in `docker` executable)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise AcrLoginError(
+            "docker is not on PATH: `pulumi up` builds and pushes the app image with the Docker engine; "
+            "install Docker (engine and CLI) where pulumi runs"
+        )
+    try:
+        done = subprocess.run(
+            [docker, "login", login_server, "--username", username, "--password-stdin"],
+            input=password,
+            capture_output=True,
+            text=True,
+            timeout=DOCKER_LOGIN_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise AcrLoginError(
+            f"`docker login {login_server}` did not finish in {DOCKER_LOGIN_TIMEOUT_S:.0f} s: is the Docker "
+            "engine running?"
+        ) from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()
+        if password:
+            detail = detail.replace(password, "***")  # never echo the token
+        raise AcrLoginError(
+            f"`docker login {login_server}` failed (exit {done.returncode}): {detail or 'no message'}"
+        )
+
+
+def login_for_push(login_server: str, tenant_id: str) -> None:
+    """Let the Docker engine push to `login_server` as the identity running `pulumi up` (never in a preview:
+    the caller checks `pulumi.runtime.is_dry_run()`, since the preview identity may not push)."""
+    access_token = entra.get_access_token(entra.ARM_SCOPE)
+    refresh_token = exchange_refresh_token(login_server, tenant_id, access_token)
+    docker_login(login_server, TOKEN_USERNAME, refresh_token)

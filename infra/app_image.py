@@ -1,7 +1,13 @@
 """The serving image: app/ with the model baked in, tagged by content, pushed to ACR, deployed by digest.
 
 The image carries the commit of the newest change to its own files and the app's version (/version shows
-both, the release's smoke test checks the commit); both are build args, and so part of the content tag.
+both, the release's smoke test checks the commit), and the repository it was built from (the OCI source
+label); all are build args, and so part of the content tag.
+
+Push credentials: never a resource input (the state is readable by the preview identity). On a real update
+the program logs the Docker engine in to ACR as the identity running `pulumi up` (infra/acr_login.py) once the
+registry and that identity's AcrPush exist; the docker.Image then pushes with the engine's stored login. A
+preview (`pulumi.runtime.is_dry_run()`) mints nothing: it builds and pushes nothing either.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import TypeVar
 import pulumi
 import pulumi_docker as docker
 
-from infra import acr_login, content_tag, entra, model_source, project, source_version
+from infra import acr_login, content_tag, model_source, project, source_version
 from infra.config import ImageSettings, ModelSettings
 
 PLATFORM = "linux/amd64"  # the AKS node pool's VM sizes are x86-64
@@ -47,12 +53,25 @@ def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
     return asyncio.get_running_loop().run_in_executor(None, work)
 
 
-def _push_password(login_server: str, tenant_id: str) -> asyncio.Future[str]:
-    def exchange() -> str:
-        access_token = entra.get_access_token(entra.ARM_SCOPE)
-        return acr_login.exchange_refresh_token(login_server, tenant_id, access_token)
+def _logged_in_server(
+    login_server: pulumi.Input[str], tenant_id: pulumi.Input[str], after: Sequence[pulumi.Resource]
+) -> pulumi.Output[str]:
+    """The login server, resolved only once the Docker engine may push to it: after the registry and the
+    deployer's AcrPush exist (`after`), and after `docker login` on a real update. The image name is built
+    from it, so the docker.Image is registered (and pushes) only after the login."""
 
-    return _in_thread(exchange)
+    def log_in(values: list[str]) -> str | asyncio.Future[str]:
+        server, tenant = values[0], values[1]
+        if pulumi.runtime.is_dry_run():
+            return server  # a preview pushes nothing, and the preview identity may not push: no token
+
+        def work() -> str:
+            acr_login.login_for_push(server, tenant)
+            return server
+
+        return _in_thread(work)
+
+    return pulumi.Output.all(login_server, tenant_id, *[r.id for r in after]).apply(log_in)
 
 
 class AppImage(pulumi.ComponentResource):
@@ -64,6 +83,7 @@ class AppImage(pulumi.ComponentResource):
         model_dir = root / MODEL_DIR
         source = self._source(root)
         version = source_version.app_version(root)
+        source_url = source_version.source_url(root)
 
         if args.model.source == "reference":
             fetch: Callable[[], model_source.FetchedModel] = functools.partial(
@@ -91,6 +111,7 @@ class AppImage(pulumi.ComponentResource):
             "MODEL_VERSION": fetched.apply(lambda m: m.version),
             "MODEL_SHA256": fetched.apply(lambda m: m.sha256),
             "GIT_COMMIT": source.commit,
+            "SOURCE_URL": source_url,
             "APP_VERSION": version,
         }
         if args.image.base_image:
@@ -105,16 +126,15 @@ class AppImage(pulumi.ComponentResource):
                     "MODEL_NAME": m.name,
                     "MODEL_VERSION": m.version,
                     "GIT_COMMIT": source.commit,
+                    "SOURCE_URL": source_url,
                     "APP_VERSION": version,
                     "BASE_IMAGE": args.image.base_image or "",
                     "PLATFORM": PLATFORM,
                 },
             )
         )
-        image_name = pulumi.Output.concat(args.login_server, "/", args.image.repository, ":", tag)
-        password = pulumi.Output.secret(
-            pulumi.Output.all(args.login_server, args.tenant_id).apply(lambda v: _push_password(v[0], v[1]))
-        )
+        server = _logged_in_server(args.login_server, args.tenant_id, args.push_after)
+        image_name = pulumi.Output.concat(server, "/", args.image.repository, ":", tag)
         context = Path(os.path.relpath(root, Path.cwd()))
         image = docker.Image(
             name,
@@ -125,9 +145,9 @@ class AppImage(pulumi.ComponentResource):
                 args=build_args,
             ),
             image_name=image_name,
-            registry=docker.RegistryArgs(
-                server=args.login_server, username=acr_login.TOKEN_USERNAME, password=password
-            ),
+            # Only the server: without a username and password pulumi-docker pushes with the Docker engine's
+            # stored login for it (the one made above), and no credential reaches the state.
+            registry=docker.RegistryArgs(server=server),
             skip_push=False,
             # Pull-request previews need no Docker engine; the image build is tested on its own in CI.
             build_on_preview=False,

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice
 
-from infra import entra, identity
+from infra import identity
 from infra.config import ClusterSettings, StackSettings
 
 
@@ -24,20 +24,48 @@ class ClusterArgs:
     azure: identity.AzureContext  # its deployer gets the AKS RBAC role it deploys with
 
 
-def bearer_kubeconfig(user_kubeconfig_b64: str, token: str) -> str:
-    """The cluster's endpoint and CA from AKS's user kubeconfig, with an Entra bearer token as the user.
+# The AKS server application (the audience of tokens the API server accepts with Entra ID on), and the login
+# kubelogin uses: the Azure CLI's, i.e. whoever runs pulumi (a person's `az login`, the pipeline's federated
+# identity under AzureCLI@2). The token is minted when the provider talks to the cluster, never stored.
+AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+KUBELOGIN_ARGS = ("get-token", "--login", "azurecli", "--server-id", AKS_SERVER_APP_ID)
+KUBECONFIG_USER = "pulumi-deployer"
 
-    AKS's user kubeconfig runs `kubelogin`, a binary the Pulumi program cannot count on; a token minted for
-    the AKS server application does the same without it.
+
+def kubelogin_kubeconfig(user_kubeconfig_b64: str) -> str:
+    """The cluster's endpoint and CA from AKS's user kubeconfig, with kubelogin's Azure CLI login as the user.
+
+    The kubeconfig holds no credential (the provider's inputs are in the state, which the read-only preview
+    identity can read): the provider runs kubelogin, which asks the Azure CLI for a token of the caller's own
+    identity, so a preview gets only the preview identity's rights. AKS's own user kubeconfig uses kubelogin's
+    interactive device-code login, which a pipeline cannot answer.
     """
     source = yaml.safe_load(base64.b64decode(user_kubeconfig_b64))
-    cluster = source["clusters"][0]
+    clusters = source.get("clusters") if isinstance(source, dict) else None
+    if not clusters or not isinstance(clusters[0], dict) or "cluster" not in clusters[0]:
+        raise ValueError("AKS returned a user kubeconfig without a cluster entry (server and CA)")
+    cluster = clusters[0]
     config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [cluster],
-        "users": [{"name": "pulumi-deployer", "user": {"token": token}}],
-        "contexts": [{"name": "aiapp", "context": {"cluster": cluster["name"], "user": "pulumi-deployer"}}],
+        "users": [
+            {
+                "name": KUBECONFIG_USER,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "kubelogin",
+                        "args": list(KUBELOGIN_ARGS),
+                        "interactiveMode": "Never",  # no prompt inside `pulumi up`: fail and say so
+                        "provideClusterInfo": False,
+                        "installHint": "kubelogin is not on PATH: install it (`az aks install-cli`, or "
+                        "https://github.com/Azure/kubelogin/releases) where pulumi runs, then `az login`",
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": "aiapp", "context": {"cluster": cluster["name"], "user": KUBECONFIG_USER}}],
         "current-context": "aiapp",
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -125,15 +153,12 @@ class Cluster(pulumi.ComponentResource):
             resource_group_name=args.resource_group, resource_name=cluster.name
         )
         user_kubeconfig_b64 = credentials.kubeconfigs[0].value
-        # The Entra token is minted when the program runs, so it is fresh for this deployment (about an hour).
-        token = entra.get_access_token(entra.AKS_SCOPE)
-        provider_kubeconfig = pulumi.Output.secret(
-            user_kubeconfig_b64.apply(lambda b64: bearer_kubeconfig(b64, token))
-        )
+        # No token in it, so no secret: the endpoint, the CA and the kubelogin command.
+        provider_kubeconfig = user_kubeconfig_b64.apply(kubelogin_kubeconfig)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=provider_kubeconfig,
-            # The token (so the kubeconfig) changes on every run; the cluster's ARM id does not. With it, a
+            # A rotated CA or a new endpoint changes the kubeconfig; the cluster's ARM id does not. With it, a
             # new kubeconfig updates the provider in place instead of replacing every workload object.
             cluster_identifier=cluster.id,
             delete_unreachable=False,
@@ -145,7 +170,7 @@ class Cluster(pulumi.ComponentResource):
             lambda profile: profile.issuer_url if profile else ""
         )
         self.kubelet_object_id: pulumi.Output[str] = kubelet.object_id
-        # For people: AKS's own user kubeconfig (kubelogin), never the token-bearing one above.
+        # For people: AKS's own user kubeconfig (kubelogin with a device-code login).
         self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             user_kubeconfig_b64.apply(lambda b64: base64.b64decode(b64).decode())
         )

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime.config import is_config_secret
 
-from infra import pipelines as devops
+from infra import devops_settings as devops
+from infra.devops_settings import BLOB_STORE_URL_RE, CONTAINER_RE, GUID_RE, HTTPS_URL_RE, RESOURCE_GROUP_RE
 
 NAMESPACE = "aiapp"
 
@@ -40,19 +41,13 @@ BOOLEANS = ("true", "false")
 PIPELINE_SOURCES = ("azure-repos", "github")
 PIPELINE_STATES = ("azblob", "pulumi-cloud")
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CPU = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$")
 _MEMORY = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi)$")
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
-_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-# An existing model store, as another stack exports it (model_store_url): a private blob container.
-_BLOB_STORE_URL = re.compile(
-    r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"
-)
-_RESOURCE_GROUP = re.compile(r"^[-\w.()]{0,89}[-\w()]$")
-_HTTPS_URL = re.compile(r"^https://[^\s/]+/\S*$")
+# GUIDs, resource groups, blob containers, store URLs and the Azure DevOps values are checked with the
+# patterns of infra/devops_settings.py, which the components use too: a key accepted here is never refused.
 
 
 class ConfigError(pulumi.RunError):
@@ -156,7 +151,8 @@ class WorkloadSettings:
 @dataclass(frozen=True)
 class PipelinesSettings:
     """The Azure DevOps side (infra/pipelines.py): the PipelinesArgs that come from configuration, with the
-    same names. The rest (tenant, subscription, location, tags, model name) comes from the stack."""
+    same names; `infra.pipelines.pipelines_args` adds the rest (tenant, subscription, location, tags, model
+    name) from the stack."""
 
     organization_url: str
     project_name: str
@@ -411,7 +407,7 @@ def _load_deployer(r: _Reader) -> DeployerSettings:
     object_id = r.text(
         "deployerObjectId",
         None,
-        pattern=_GUID,
+        pattern=GUID_RE,
         what="an Entra object id (a GUID)",
         example="00000000-0000-0000-0000-000000000000",
     )
@@ -431,7 +427,7 @@ def _load_model_store(r: _Reader) -> ModelStoreSettings:
         container=r.text(
             "modelContainer",
             "models",
-            pattern=_CONTAINER,
+            pattern=CONTAINER_RE,
             what="a blob container name (3-63 lowercase letters, digits, single hyphens)",
             example="models",
         )
@@ -440,7 +436,7 @@ def _load_model_store(r: _Reader) -> ModelStoreSettings:
         data_scientists_group=r.text(
             "dataScientistsGroupObjectId",
             None,
-            pattern=_GUID,
+            pattern=GUID_RE,
             what="an Entra group object id (a GUID)",
             example="00000000-0000-0000-0000-000000000000",
         ),
@@ -470,7 +466,7 @@ def _existing_store_url(r: _Reader) -> str | None:
     if value is None:
         return None
     url = value.rstrip("/")
-    if not _BLOB_STORE_URL.match(url):
+    if not BLOB_STORE_URL_RE.match(url):
         r._fail(
             "modelStoreUrl",
             f"{value!r} is not https://<account>.blob.core.windows.net/<container> (the model_store_url "
@@ -714,7 +710,7 @@ def _load_source(r: _Reader) -> devops.AzureReposSource | devops.GitHubSource | 
     import_url = r.text(
         "repositoryImportUrl",
         None,
-        pattern=_HTTPS_URL,
+        pattern=HTTPS_URL_RE,
         what="an https:// Git URL",
         example="https://github.com/contoso/aiapp.git",
     )
@@ -745,7 +741,7 @@ def _load_state(r: _Reader) -> devops.AzureBlobState | devops.PulumiCloudState |
             r.text(
                 "stateContainerName",
                 "pulumi-state",
-                pattern=devops.CONTAINER_RE,
+                pattern=CONTAINER_RE,
                 what="a blob container name",
                 example="pulumi-state",
             )
@@ -849,7 +845,7 @@ def _load_pipelines(
         "identityResourceGroup",
         "an existing resource group for the pipelines' two managed identities",
         "aiapp-cicd",
-        pattern=_RESOURCE_GROUP,
+        pattern=RESOURCE_GROUP_RE,
         shape="a resource group name",
         when=when,
     )
@@ -877,7 +873,7 @@ def _load_pipelines(
     prod_approvers = r.strings(
         "prodApprovers",
         (),
-        devops.GUID_RE,
+        GUID_RE,
         "a JSON list of Azure DevOps identity ids (GUIDs)",
         "'[\"00000000-0000-0000-0000-000000000000\"]'",
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 from pulumi_azure_native import authorization
 
-if TYPE_CHECKING:  # infra.config imports infra.pipelines, which imports this module: types only here
-    from infra.config import DeployerSettings
+from infra.config import DeployerSettings
 
 # Built-in role definition ids (the same in every tenant). The reader roles are for read-only identities,
 # such as the pull-request preview's.

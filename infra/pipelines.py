@@ -18,6 +18,9 @@ What is declared here, and why it is shaped this way:
   YAML `pr:` block, so there pull-request previews come from a build-validation branch policy on main.
 - The names the YAML refers to (connections, variable groups, environments) are the constants below; the tests
   read the YAML and check every name it uses is declared and authorized here.
+- The source and state settings, and the patterns every value is checked with, are in
+  infra/devops_settings.py: infra/config.py checks the aiapp:* keys with the same ones, and needs no import of
+  this module. `pipelines_args` builds this component's args from the stack's settings.
 
 Bootstrapping: this component is applied by a person (an Azure owner with an Azure DevOps PAT), never by the
 release pipeline it creates: the deploy identity deliberately cannot grant roles beyond `assignable_roles`.
@@ -28,7 +31,6 @@ refuses aiapp:pipelinesEnabled in the stacks named by aiapp:stacks.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -37,6 +39,24 @@ import pulumi
 import pulumi_azuredevops as azuredevops
 from pulumi_azure_native import authorization, managedidentity
 
+from infra.config import Settings
+from infra.devops_settings import (
+    ARM_ID_RE,
+    BLOB_STORE_URL_RE,
+    ENVIRONMENTS,
+    GUID_RE,
+    ORG_URL_RE,
+    PREFIX_RE,
+    PROJECT_NAME_RE,
+    SCOPE_RE,
+    STACK_RE,
+    AzureBlobState,
+    AzureReposSource,
+    GitHubSource,
+    PipelinesArgsError,
+    PulumiCloudState,
+    require,
+)
 from infra.identity import (
     ACR_PULL,
     ACR_PUSH,
@@ -44,6 +64,7 @@ from infra.identity import (
     AKS_RBAC_CLUSTER_ADMIN,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
+    AzureContext,
     role_definition_id,
 )
 
@@ -59,7 +80,6 @@ PREVIEW_CONNECTION = "aiapp-azure-preview"
 GITHUB_CONNECTION = "aiapp-github"
 DEPLOY_VARIABLE_GROUP = "aiapp-deploy"
 PREVIEW_VARIABLE_GROUP = "aiapp-preview"
-ENVIRONMENTS = ("dev", "prod")
 MAIN_BRANCH = "refs/heads/main"
 # The stack config key the release pipeline sets (`pulumi up --config aiapp:modelVersion=N`).
 MODEL_VERSION_CONFIG_KEY = "aiapp:modelVersion"
@@ -98,167 +118,8 @@ STATE_DECRYPT_DATA_ACTIONS = (
     "Microsoft.KeyVault/vaults/keys/decrypt/action",
 )
 
-# The shapes of valid values; infra/config.py checks the aiapp:* keys with these same patterns.
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-GUID_RE = re.compile(rf"^{_GUID}$")
-SCOPE_RE = re.compile(rf"^/subscriptions/{_GUID}(/resourceGroups/[-\w.()]{{1,90}})?$")
-ARM_ID_RE = re.compile(rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/\S+$")
-STORAGE_ACCOUNT_ID_RE = re.compile(
-    rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/Microsoft\.Storage/storageAccounts/"
-    r"(?P<name>[a-z0-9]{3,24})$"
-)
-KEY_VAULT_ID_RE = re.compile(
-    rf"^/subscriptions/{_GUID}/resourceGroups/[-\w.()]{{1,90}}/providers/Microsoft\.KeyVault/vaults/"
-    r"(?P<name>[a-zA-Z][-a-zA-Z0-9]{1,22}[a-zA-Z0-9])$"
-)
-ORG_URL_RE = re.compile(
-    r"^https://(dev\.azure\.com/[A-Za-z0-9][-A-Za-z0-9]{0,48}|[a-z0-9][-a-z0-9]{0,48}\.visualstudio\.com)/?$"
-)
-PROJECT_NAME_RE = re.compile(r"^[^\\/:*?\"<>;#$%{}+=\[\]|,.'][^\\/:*?\"<>;#$%{}+=\[\]|,']{0,62}$")
-REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$")
-GITHUB_REPO_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9]{0,38}/[A-Za-z0-9._-]{1,100}$")
-CONTAINER_RE = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-KEY_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,127}$")
-STACK_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
-MODEL_STORE_RE = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
-PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
-PULUMI_ORG_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,99}$")
-
-
-class PipelinesArgsError(ValueError):
-    """A `PipelinesArgs` value the component cannot build from; the message says which and what to pass."""
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise PipelinesArgsError(message)
-
 
 # ----------------------------------------------------------------------------------------------- the args
-
-
-@dataclass(frozen=True)
-class AzureReposSource:
-    """The code lives in Azure Repos Git, in the project."""
-
-    repository_name: str = "aiapp"
-    existing: bool = False  # True: look up a repository of that name instead of creating it
-    # When creating: a public Git URL to import; without one the repository starts empty (push to it).
-    import_url: str | None = None
-
-    def __post_init__(self) -> None:
-        _require(
-            bool(REPO_NAME_RE.match(self.repository_name)),
-            f"repository_name {self.repository_name!r} is not a repository name (letters, digits, - _ .)",
-        )
-        _require(
-            self.import_url is None or self.import_url.startswith("https://"),
-            f"import_url {self.import_url!r} must be an https:// Git URL",
-        )
-        _require(
-            not (self.existing and self.import_url), "import_url only applies when creating the repository"
-        )
-
-
-@dataclass(frozen=True)
-class GitHubSource:
-    """The code lives on GitHub, reached through a GitHub service connection authenticated with a PAT.
-
-    connection_token: the service connection's PAT (repo, admin:repo_hook, read:user), a Pulumi secret.
-    comment_token: a fine-grained token limited to this repository's "Pull requests: write", a Pulumi secret;
-    the ci pipeline posts the preview on the pull request with it (the connection's token never reaches a
-    job).
-    """
-
-    repository: str  # "owner/name"
-    connection_token: pulumi.Input[str]
-    comment_token: pulumi.Input[str]
-
-    def __post_init__(self) -> None:
-        _require(
-            bool(GITHUB_REPO_RE.match(self.repository)),
-            f"repository {self.repository!r} is not a GitHub repository; pass it as owner/name",
-        )
-
-
-@dataclass(frozen=True)
-class PulumiCloudState:
-    """State in Pulumi Cloud. Two tokens: the preview one reaches pull-request builds, so give it the least
-    rights your Pulumi plan allows (a team token with read access to the stacks), never an admin token."""
-
-    organization: str
-    deploy_access_token: pulumi.Input[str]
-    preview_access_token: pulumi.Input[str]
-
-    def __post_init__(self) -> None:
-        _require(
-            bool(PULUMI_ORG_RE.match(self.organization)),
-            f"organization {self.organization!r} is not a Pulumi Cloud organization name",
-        )
-
-
-@dataclass(frozen=True)
-class AzureBlobState:
-    """Self-managed state: `azblob://` in a storage account, secrets encrypted by a Key Vault key
-    (`azurekeyvault://`). Both exist before this stack (they hold its own state) and are reached through the
-    federated identities: the pipelines hold no token and no passphrase."""
-
-    storage_account_id: str
-    container_name: str
-    key_vault_id: str
-    key_name: str
-
-    def __post_init__(self) -> None:
-        _require(
-            bool(STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)),
-            f"storage_account_id {self.storage_account_id!r} is not a storage account resource id "
-            "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Storage/storageAccounts/<name>)",
-        )
-        _require(
-            bool(CONTAINER_RE.match(self.container_name)),
-            f"container_name {self.container_name!r} is not a blob container name",
-        )
-        _require(
-            bool(KEY_VAULT_ID_RE.match(self.key_vault_id)),
-            f"key_vault_id {self.key_vault_id!r} is not a key vault resource id "
-            "(/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>)",
-        )
-        _require(
-            bool(KEY_NAME_RE.match(self.key_name)), f"key_name {self.key_name!r} is not a Key Vault key name"
-        )
-
-    @property
-    def account_name(self) -> str:
-        match = STORAGE_ACCOUNT_ID_RE.match(self.storage_account_id)
-        assert match is not None  # checked in __post_init__
-        return match["name"]
-
-    @property
-    def vault_name(self) -> str:
-        match = KEY_VAULT_ID_RE.match(self.key_vault_id)
-        assert match is not None
-        return match["name"]
-
-    @property
-    def container_id(self) -> str:
-        return f"{self.storage_account_id}/blobServices/default/containers/{self.container_name}"
-
-    @property
-    def resource_group_id(self) -> str:
-        """The key vault's resource group."""
-        return self.key_vault_id.split("/providers/", 1)[0]
-
-    @property
-    def key_id(self) -> str:
-        return f"{self.key_vault_id}/keys/{self.key_name}"
-
-    @property
-    def backend_url(self) -> str:
-        return f"azblob://{self.container_name}?storage_account={self.account_name}"
-
-    @property
-    def secrets_provider(self) -> str:
-        return f"azurekeyvault://{self.vault_name}.vault.azure.net/keys/{self.key_name}"
 
 
 @dataclass(frozen=True)
@@ -298,56 +159,84 @@ class PipelinesArgs:
     name_prefix: str = "aiapp"
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             bool(ORG_URL_RE.match(self.organization_url)),
             f"organization_url {self.organization_url!r} is not an Azure DevOps organization URL "
             "(https://dev.azure.com/<organization>)",
         )
-        _require(
+        require(
             bool(PROJECT_NAME_RE.match(self.project_name)),
             f"project_name {self.project_name!r} is not valid",
         )
-        _require(
+        require(
             len(self.deploy_scopes) > 0,
             "deploy_scopes is empty: name the resource groups `pulumi up` manages",
         )
         for scope in self.deploy_scopes:
-            _require(
+            require(
                 bool(SCOPE_RE.match(scope)),
                 f"deploy scope {scope!r} is not /subscriptions/<id> or "
                 "/subscriptions/<id>/resourceGroups/<name>",
             )
-        _require(
+        require(
             self.model_store_scope is None or bool(ARM_ID_RE.match(self.model_store_scope)),
             f"model_store_scope {self.model_store_scope!r} is not an Azure resource id",
         )
-        _require(
-            bool(MODEL_STORE_RE.match(self.model_store_url)),
+        require(
+            bool(BLOB_STORE_URL_RE.match(self.model_store_url)),
             f"model_store_url {self.model_store_url!r} is not https://<account>.blob.core.windows.net/<container>",
         )
-        _require(
+        require(
             sorted(self.stacks) == sorted(ENVIRONMENTS),
             f"stacks must name exactly the environments {', '.join(ENVIRONMENTS)}; got {sorted(self.stacks)}",
         )
         for env, stack in self.stacks.items():
-            _require(bool(STACK_RE.match(stack)), f"stacks[{env!r}] = {stack!r} is not a stack name")
+            require(bool(STACK_RE.match(stack)), f"stacks[{env!r}] = {stack!r} is not a stack name")
         for approver in self.prod_approvers:
-            _require(
+            require(
                 bool(GUID_RE.match(approver)), f"prod approver {approver!r} is not an identity id (a GUID)"
             )
         for role in self.assignable_roles:
-            _require(bool(GUID_RE.match(role)), f"assignable role {role!r} is not a role definition GUID")
-            _require(
+            require(bool(GUID_RE.match(role)), f"assignable role {role!r} is not a role definition GUID")
+            require(
                 role.lower() not in PRIVILEGED_ROLES,
                 f"assignable role {role} can grant access or own resources; the deploy identity never may",
             )
-        _require(bool(PREFIX_RE.match(self.name_prefix)), f"name_prefix {self.name_prefix!r} is not valid")
+        require(bool(PREFIX_RE.match(self.name_prefix)), f"name_prefix {self.name_prefix!r} is not valid")
         for tag in ("owner", "environment"):
-            _require(bool(self.tags.get(tag)), f"tags must include {tag!r} (the policy pack requires it)")
+            require(bool(self.tags.get(tag)), f"tags must include {tag!r} (the policy pack requires it)")
 
     @property
     def project_url(self) -> str:
         return f"{self.organization_url.rstrip('/')}/{quote(self.project_name)}"
+
+
+def pipelines_args(settings: Settings, azure: AzureContext) -> PipelinesArgs:
+    """The component's args: the Azure DevOps settings from config (aiapp:pipelinesEnabled and its keys), the
+    location, prefix, tags and model name from the stack, the tenant and subscription from its login."""
+    devops = settings.pipelines
+    if devops is None:
+        raise PipelinesArgsError("aiapp:pipelinesEnabled is not true: this stack declares no pipelines")
+    return PipelinesArgs(
+        organization_url=devops.organization_url,
+        project_name=devops.project_name,
+        create_project=devops.create_project,
+        source=devops.source,  # its tokens are Output.secret, from config.get_secret
+        state=devops.state,
+        tenant_id=azure.tenant_id,
+        subscription_id=azure.subscription_id,
+        subscription_name=devops.subscription_name,
+        identity_resource_group=devops.identity_resource_group,
+        location=settings.stack.location,
+        deploy_scopes=devops.deploy_scopes,
+        stacks=devops.stacks,
+        model_store_url=devops.model_store_url,  # the store the release resolves the version in
+        model_store_scope=devops.model_store_scope,
+        model_name=settings.model.name,
+        prod_approvers=devops.prod_approvers,
+        name_prefix=settings.stack.name_prefix,
+        tags=settings.stack.tags,
+    )
 
 
 # --------------------------------------------------------------------------------------- who gets what
@@ -501,6 +390,7 @@ class Pipelines(pulumi.ComponentResource):
     release_pipeline_url: pulumi.Output[str]
     deploy_principal_id: pulumi.Output[str]
     preview_principal_id: pulumi.Output[str]
+    exports: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: PipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aiapp:infra:Pipelines", name, None, opts)
@@ -569,15 +459,15 @@ class Pipelines(pulumi.ComponentResource):
         self.release_pipeline_url = self._pipeline_url(release)
         self.deploy_principal_id = deploy.principal_id
         self.preview_principal_id = preview.principal_id
-        self.register_outputs(
-            {
-                "project_url": self.project_url,
-                "ci_pipeline_url": self.ci_pipeline_url,
-                "release_pipeline_url": self.release_pipeline_url,
-                "deploy_principal_id": self.deploy_principal_id,
-                "preview_principal_id": self.preview_principal_id,
-            }
-        )
+        # What the stack exports, under these names (the README's table of outputs).
+        self.exports: dict[str, pulumi.Output[str]] = {
+            "project_url": self.project_url,
+            "ci_pipeline_url": self.ci_pipeline_url,
+            "release_pipeline_url": self.release_pipeline_url,
+            "deploy_principal_id": self.deploy_principal_id,
+            "preview_principal_id": self.preview_principal_id,
+        }
+        self.register_outputs(self.exports)
 
     # ----- who may deploy, and when
 

@@ -1,4 +1,5 @@
-"""What the image says about its source (GIT_COMMIT and APP_VERSION, shown by /version), derived from content.
+"""What the image says about its source (GIT_COMMIT and APP_VERSION, shown by /version; SOURCE_URL, the OCI
+source label), derived from content.
 
 The commit is the newest one that changed a file of the image (the files the build context's .dockerignore
 lets in, and the Dockerfile), not HEAD: a commit that touches only tests, docs or pipelines leaves it, and so
@@ -7,6 +8,10 @@ the image tag, unchanged, and `pulumi up` builds nothing. The version is pyproje
 Git is only read (`git log`, and `git status` without optional locks, so not even the index is refreshed).
 Outside a git checkout, or without git, the commit is "unknown": the image builds, and says so. A file changed
 since that commit makes it "<sha>-dirty": the image is not exactly that commit.
+
+The source URL is `git remote get-url origin`, as a URL a browser or `git clone` can use without any
+credential: ssh remotes become https, a `user:token@` part some clones carry is dropped, and a local path or
+anything unrecognised becomes "unknown" (a label is public to whoever can pull the image).
 
 Known limit: a commit that only deletes a file of the image is not among the commits of the remaining files;
 the tag still changes (the file set is hashed), but the commit shown is the previous change's.
@@ -23,12 +28,18 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 UNKNOWN_COMMIT = "unknown"
+UNKNOWN_SOURCE = "unknown"
 DIRTY_SUFFIX = "-dirty"
 PYPROJECT = "pyproject.toml"
 GIT_TIMEOUT_S = 30.0
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+# scp-like ssh remotes: [user@]host:path (no scheme; a Windows drive letter is not a host).
+_SCP_REMOTE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]{2,}):(?P<path>[^/].*)$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]+)?$")
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9._~%/+-]*$")
 
 
 class SourceVersionError(RuntimeError):
@@ -103,3 +114,51 @@ def app_version(root: Path) -> str:
             'e.g. `version = "0.1.0"`'
         )
     return version.strip()
+
+
+def _azure_devops_ssh(host: str, path: str) -> tuple[str, str] | None:
+    """Azure Repos' ssh remote (ssh.dev.azure.com:v3/org/project/repo) as its https address."""
+    parts = path.strip("/").split("/")
+    if host.lower() == "ssh.dev.azure.com" and len(parts) == 4 and parts[0] == "v3":
+        _, org, project_name, repo = parts
+        return "dev.azure.com", f"/{org}/{project_name}/_git/{repo}"
+    return None
+
+
+def normalize_source_url(remote: str) -> str:
+    """`remote` as an https (or http) URL without user, password, query or fragment; "unknown" when it is
+    not a network remote (a local path, file://) or does not parse."""
+    remote = remote.strip()
+    match = _SCP_REMOTE.match(remote) if "://" not in remote else None
+    if match:
+        scheme, host, path = "https", match["host"], "/" + match["path"]
+    else:
+        try:
+            parts = urlsplit(remote)
+            port = parts.port if parts.scheme in ("https", "http") else None  # an ssh port is not the web's
+        except ValueError:  # an unparsable port or address
+            return UNKNOWN_SOURCE
+        if parts.scheme not in ("https", "http", "ssh", "git", "git+ssh", "ssh+git") or not parts.hostname:
+            return UNKNOWN_SOURCE
+        host, path = parts.hostname, parts.path
+        scheme = parts.scheme if parts.scheme in ("https", "http") else "https"
+        if port:
+            host = f"{host}:{port}"
+    azure = _azure_devops_ssh(host, path)
+    if azure:
+        host, path = azure
+    path = path.rstrip("/")
+    if not _HOST.match(host) or not _SAFE_PATH.match(path) or not path:
+        return UNKNOWN_SOURCE
+    return urlunsplit((scheme, host.lower(), path, "", ""))
+
+
+def source_url(root: Path) -> str:
+    """The repository the image is built from (`origin`, read only), normalized; "unknown" without one."""
+    try:
+        remote = _git(root, "remote", "get-url", "origin")
+    except FileNotFoundError:
+        return UNKNOWN_SOURCE
+    if remote.returncode != 0 or not remote.stdout.strip():
+        return UNKNOWN_SOURCE
+    return normalize_source_url(remote.stdout.strip().splitlines()[0])

@@ -11,14 +11,17 @@ The one fixture module for Pulumi mock tests (infra, policy, pipelines). Typical
     assert "kubeconfig" in run.secret_outputs
     paths = render_manifests(run, tmp_path)                         # every Kubernetes object as a YAML file
 
-`run_program(config, stack="dev", preview=False, model_store=None, workdir=None, extra_outputs=None,
-extra_calls=None)`:
+`run_program(config, stack="dev", preview=False, existing_stack=False, model_store=None, workdir=None,
+extra_outputs=None, extra_calls=None)`:
   - config: keys like "aiapp:location"; merged OVER the stack's Pulumi.<stack>.yaml; a value of None removes a
     key the stack file sets. Non-string values are JSON-encoded, as the Pulumi CLI passes structured config.
     `secrets=` takes more keys that are marked secret (as `pulumi config set --secret` does).
   - preview=True runs as `pulumi preview` would: computed outputs of new resources are unknown, so an
     `.apply` on them never runs. A test under preview must prove its assertions ran (for example by
     asserting the exact set of resources it looked at is non-empty).
+  - existing_stack=True (with preview=True): a preview of a stack whose resources already exist unchanged,
+    so their outputs (login server, fqdn, ids) are known, as the engine reads them from the state;
+    `pulumi.runtime.is_dry_run()` is still True.
   - model_store: the file:// store the program's model fetch really reads. The program opens the URL of the
     storage account it declares (https://<account>.blob.core.windows.net/<container>); the harness checks that
     URL and hands the real `model.store.open_store` this store instead. Default: a store created once per test
@@ -30,6 +33,11 @@ extra_calls=None)`:
   - extra_outputs / extra_calls: {type token: fn(MockResourceArgs) -> dict} and {call token: fn(args) -> dict}
     for resource types or invokes this module has no realistic mock for (unknown calls fail loudly).
 
+The Azure DevOps side (aiapp:pipelinesEnabled): its resource type tokens (DEVOPS_*, MANAGED_IDENTITY, ...),
+realistic values (ORG_URL, scopes, state ids, credential-shaped SECRETS), two whole-program variants
+(PROGRAM_VARIANTS: Azure Repos + azblob:// state alone; GitHub + Pulumi Cloud beside the runtime) and
+`run_program_with_pipelines(variant)`. `walk(value)` yields every nested value (to find a secret anywhere).
+
 `last_run()` is the most recent StackRun, also when the run raised (e.g. to prove a config error came before
 any resource was declared).
 
@@ -38,7 +46,7 @@ in a fresh mock stack; if it returns a mapping, its values resolve into `.output
 
 StackRun: `.resources` (list of frozen `Recorded`), `.outputs`, `.secret_outputs`, `.unknown_outputs`,
 `.calls`, `.call_providers` (the provider urn of each call, "" for the default), `.token_scopes` (Entra
-scopes the program asked for), `.acr_exchanges`, `.store_urls`,
+scopes the program asked for), `.acr_exchanges`, `.docker_logins`, `.store_urls`,
 `.of_type(token)`, `.one(token, name=None)`, `.by_urn(urn)`, `.children(rec)`, `.parent_of(rec)`.
 Recorded: type, name, urn, id, inputs, outputs, parent (urn or None), custom, protect, provider (urn or None),
 dependencies, ignore_changes, delete_before_replace, additional_secret_outputs, replace_on_changes,
@@ -51,9 +59,10 @@ ids, service connections' federation issuer and subject, managed identities' cli
 the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID, CLIENT_OBJECT_ID and CLIENT_ID, the Azure CLI's
 app, so the deployer is a User; getClientToken; listManagedClusterUserCredentials: a kubelogin kubeconfig for
 the declared cluster; Azure DevOps' getProject and getGitRepository: EXISTING_PROJECT_ID, EXISTING_REPO_ID),
-and the program's three calls to the outside world: `infra.entra.get_access_token`
+and the program's four calls to the outside world: `infra.entra.get_access_token`
 ("mock-entra-token-for:<scope>"), `infra.acr_login.exchange_refresh_token` ("mock-acr-refresh-token@<login
-server>") and the store URL above.
+server>"), `infra.acr_login.docker_login` (recorded in `.docker_logins`, nothing runs) and the store URL
+above.
 
 Global runtime state (root stack, config, settings, the rpc manager) is reset before every run, so any number
 of runs work in one pytest process. Runs are not thread-safe (Pulumi's runtime is process-global).
@@ -66,7 +75,6 @@ import base64
 import hashlib
 import itertools
 import json
-import re
 import runpy
 import shutil
 import sys
@@ -147,6 +155,8 @@ class StackRun:
     call_providers: list[tuple[str, str]] = field(default_factory=list)  # (token, provider urn, or "")
     token_scopes: list[str] = field(default_factory=list)
     acr_exchanges: list[dict[str, str]] = field(default_factory=list)
+    docker_logins: list[dict[str, str]] = field(default_factory=list)
+    existing_stack: bool = False  # with preview: resources exist unchanged, their outputs are known
     store_urls: list[str] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[Recorded]:
@@ -229,12 +239,14 @@ class _AzureMocks(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
         inputs = args.inputs
         computed = self._computed(args)
-        # Under preview a new resource's computed outputs are unknown, as in a real `pulumi preview`.
-        state = dict(inputs) if self.run.preview else {**inputs, **computed}
+        # Under preview a new resource's computed outputs are unknown, as in a real `pulumi preview`; an
+        # existing one's are known (from the state).
+        new_in_preview = self.run.preview and not self.run.existing_stack
+        state = dict(inputs) if new_in_preview else {**inputs, **computed}
         resource_id = str(computed.get("id") or f"{args.name}-id")
         state.pop("id", None)
         self.state_by_type.setdefault(args.typ, []).append({"name": args.name, "id": resource_id, **state})
-        return ("" if self.run.preview else resource_id), state
+        return ("" if new_in_preview else resource_id), state
 
     def _computed(self, args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
         t, name, i = args.typ, args.name, args.inputs
@@ -529,15 +541,20 @@ def _fake_exchange(run: StackRun) -> Callable[[str, str, str], str]:
     return exchange_refresh_token
 
 
-_BLOB_URL = re.compile(r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
+def _fake_docker_login(run: StackRun) -> Callable[[str, str, str], None]:
+    def docker_login(login_server: str, username: str, password: str) -> None:
+        run.docker_logins.append({"server": login_server, "username": username, "password": password})
+
+    return docker_login
 
 
 def _redirected_open_store(run: StackRun, store_url: str) -> Callable[[str], Any]:
+    from infra.devops_settings import BLOB_STORE_URL_RE
     from model.store import open_store
 
     def open_mocked_store(url: str) -> Any:
         run.store_urls.append(url)
-        if not _BLOB_URL.match(url):
+        if not BLOB_STORE_URL_RE.match(url):  # Azure's container rule, as the program checks it
             raise AssertionError(
                 f"the program opened {url!r}, not a blob container URL of its storage account"
             )
@@ -558,7 +575,7 @@ def _patched(target: Any, attribute: str, value: Any) -> Iterator[None]:
 
 @contextmanager
 def _program_seams(run: StackRun, store_url: str) -> Iterator[None]:
-    """Swap the program's three outside-world calls for recorders; everything else runs for real."""
+    """Swap the program's outside-world calls for recorders; everything else runs for real."""
     import infra.acr_login
     import infra.entra
     import infra.model_source
@@ -567,6 +584,7 @@ def _program_seams(run: StackRun, store_url: str) -> Iterator[None]:
     with (
         _patched(infra.entra, "get_access_token", _fake_access_token(run)),
         _patched(infra.acr_login, "exchange_refresh_token", _fake_exchange(run)),
+        _patched(infra.acr_login, "docker_login", _fake_docker_login(run)),
         _patched(infra.model_source, "open_store", _redirected_open_store(run, store_url)),
         _patched(infra.project, "PROJECT_ROOT", run.workdir),
     ):
@@ -711,6 +729,7 @@ def run_program(
     stack: str = "dev",
     preview: bool = False,
     *,
+    existing_stack: bool = False,
     secrets: Mapping[str, Any] | None = None,
     model_store: str | None = None,
     workdir: Path | None = None,
@@ -719,6 +738,7 @@ def run_program(
 ) -> StackRun:
     """Run the real __main__.py under mocks with the stack's config overlaid by `config`."""
     run, merged, secret_keys = _new_run(config, secrets, stack, preview, workdir)
+    run.existing_stack = existing_stack
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     return _execute(
@@ -806,3 +826,119 @@ def render_manifests(run: StackRun, out_dir: Path) -> list[Path]:
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         paths.append(path)
     return paths
+
+
+# ----------------------------------------------------------------------------------- the Azure DevOps side
+
+# Resource type tokens of what infra/pipelines.py declares.
+DEVOPS_PROJECT = "azuredevops:index/project:Project"
+DEVOPS_GIT = "azuredevops:index/git:Git"
+DEVOPS_AZURERM = "azuredevops:index/serviceEndpointAzureRM:ServiceEndpointAzureRM"
+DEVOPS_GITHUB = "azuredevops:index/serviceEndpointGitHub:ServiceEndpointGitHub"
+DEVOPS_BUILD_DEFINITION = "azuredevops:index/buildDefinition:BuildDefinition"
+DEVOPS_VARIABLE_GROUP = "azuredevops:index/variableGroup:VariableGroup"
+DEVOPS_ENVIRONMENT = "azuredevops:index/environment:Environment"
+DEVOPS_AUTHORIZATION = "azuredevops:index/pipelineAuthorization:PipelineAuthorization"
+DEVOPS_BRANCH_CONTROL = "azuredevops:index/checkBranchControl:CheckBranchControl"
+DEVOPS_APPROVAL = "azuredevops:index/checkApproval:CheckApproval"
+DEVOPS_EXCLUSIVE_LOCK = "azuredevops:index/checkExclusiveLock:CheckExclusiveLock"
+DEVOPS_BUILD_VALIDATION = "azuredevops:index/branchPolicyBuildValidation:BranchPolicyBuildValidation"
+MANAGED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+
+ORG_URL = "https://dev.azure.com/contoso"
+SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION_ID}"
+DEV_SCOPE = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-dev"
+PROD_SCOPE = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-prod"
+_STATE_PROVIDERS = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-state/providers"
+STATE_ACCOUNT_ID = f"{_STATE_PROVIDERS}/Microsoft.Storage/storageAccounts/aiappstate"
+STATE_VAULT_ID = f"{_STATE_PROVIDERS}/Microsoft.KeyVault/vaults/aiapp-state-kv"
+MODEL_STORE_URL = "https://aiappmodels.blob.core.windows.net/models"
+# Sentinels shaped like the real credentials (the policy pack recognises these shapes in plain text).
+DEPLOY_TOKEN = "pul-" + "d" * 40
+PREVIEW_TOKEN = "pul-" + "e" * 40
+GITHUB_PAT = "ghp_" + "G" * 36
+COMMENT_TOKEN = "github_pat_" + "C" * 30
+SECRETS = (DEPLOY_TOKEN, PREVIEW_TOKEN, GITHUB_PAT, COMMENT_TOKEN)
+
+# The stack that declares the Azure DevOps side: one the release does not deploy (see infra/config.py).
+CICD_STACK = "cicd"
+
+# Azure Repos, self-managed state; a stack of the Azure DevOps side only (no runtime).
+AZURE_REPOS_AZBLOB: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "prod",
+    "aiapp:runtimeEnabled": "false",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:state": "azblob",
+    "aiapp:stateStorageAccountId": STATE_ACCOUNT_ID,
+    "aiapp:stateKeyVaultId": STATE_VAULT_ID,
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+}
+
+# GitHub, Pulumi Cloud, a prod approval; with the runtime too (a staging stack), reading the shared store.
+GITHUB_PULUMI_CLOUD: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "staging",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:projectName": "AI app",
+    "aiapp:source": "github",
+    "aiapp:githubRepository": "contoso/aiapp",
+    "aiapp:state": "pulumi-cloud",
+    "aiapp:pulumiOrganization": "contoso",
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+    "aiapp:prodApprovers": '["5a5a5a5a-1111-4222-8333-444444444444"]',
+}
+# Set with `pulumi config set --secret` (the harness marks them secret, as the CLI does).
+GITHUB_PULUMI_CLOUD_SECRETS: dict[str, str] = {
+    "aiapp:githubToken": GITHUB_PAT,
+    "aiapp:githubCommentToken": COMMENT_TOKEN,
+    "aiapp:pulumiDeployToken": DEPLOY_TOKEN,
+    "aiapp:pulumiPreviewToken": PREVIEW_TOKEN,
+}
+
+
+@dataclass(frozen=True)
+class ProgramVariant:
+    name: str
+    config: Mapping[str, str]
+    secrets: Mapping[str, str]
+    runtime: bool
+
+
+PROGRAM_VARIANTS = (
+    ProgramVariant("azure-repos+azblob", AZURE_REPOS_AZBLOB, {}, runtime=False),
+    ProgramVariant("github+pulumi-cloud", GITHUB_PULUMI_CLOUD, GITHUB_PULUMI_CLOUD_SECRETS, runtime=True),
+)
+
+
+def run_program_with_pipelines(
+    variant: ProgramVariant, model_store: str | None = None, *, preview: bool = False
+) -> StackRun:
+    """The real __main__.py in the cicd stack with the variant's config (there is no Pulumi.cicd.yaml)."""
+    return run_program(
+        dict(variant.config),
+        stack=CICD_STACK,
+        secrets=dict(variant.secrets),
+        model_store=model_store,
+        preview=preview,
+    )
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every value nested in `value` (dicts, lists), itself included: e.g. to find a secret anywhere."""
+    yield value
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from walk(item)

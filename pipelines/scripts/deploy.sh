@@ -12,6 +12,13 @@ require_vars MODEL_VERSION MODEL_VERSION_CONFIG_KEY BUILD_BUILDNUMBER BUILD_SOUR
 stack="$(stack_for "$environment")"
 azure_env
 pulumi_login
+warm_token_cache
+
+# The program logs Docker in to ACR for the push (infra/acr_login.py). That login goes to a Docker config of
+# this step's own, deleted when it ends: a self-hosted agent keeps no push credential for a later job.
+DOCKER_CONFIG="$(mktemp -d)"
+export DOCKER_CONFIG
+trap 'rm -rf "$DOCKER_CONFIG"' EXIT
 
 mkdir -p "$work"
 printf '%s' "$stack" >"$work/stack"

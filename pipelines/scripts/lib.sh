@@ -26,9 +26,10 @@ stack_for() {
 }
 
 # Inside AzureCLI@2 with addSpnToEnvironment: hand the pipeline's federated identity to every Azure client.
-# `az` is already logged in as that identity: azure-identity in the program (model store, ACR token exchange,
-# AKS token) and the Pulumi CLI's azblob:// and azurekeyvault:// clients use it. The azure-native provider
-# takes the connection's short-lived OIDC token. No stored secret is involved.
+# `az` is already logged in as that identity: azure-identity in the program (model store; on `pulumi up` the
+# ACR token exchange for `docker login`), kubelogin (the kubernetes provider's AKS token) and the Pulumi CLI's
+# azblob:// and azurekeyvault:// clients use it. The azure-native provider takes the connection's short-lived
+# OIDC token. No stored secret is involved, and no token is written to the Pulumi state.
 azure_env() {
   require_vars servicePrincipalId tenantId idToken AZURE_SUBSCRIPTION_ID
   export ARM_USE_OIDC=true
@@ -57,4 +58,22 @@ pulumi_login() {
     *) fail "PULUMI_BACKEND_URL '$PULUMI_BACKEND_URL' is neither azblob:// nor https://" ;;
   esac
   pulumi login --non-interactive "$PULUMI_BACKEND_URL"
+}
+
+# The federated login's assertion (the OIDC token AzureCLI@2 logs `az` in with) expires after about 10 minutes
+# and `az` cannot renew it; an access token, once issued, is cached for about an hour. So ask for the tokens
+# the update needs late (kubelogin's for AKS, once the cluster exists; ARM's for the ACR exchange) now. They go
+# to az's own cache (removed when AzureCLI@2 ends), never to the log. Microsoft's advice for AADSTS700024:
+# https://learn.microsoft.com/azure/devops/pipelines/release/troubleshoot-workload-identity
+AKS_SERVER_APP_ID="6dae42f8-4368-4678-94ff-3960e28e3630"
+warm_token_cache() {
+  if ! command -v az >/dev/null; then
+    echo "##vso[task.logissue type=warning]az is not on PATH: tokens are not cached ahead (run in AzureCLI@2)" >&2
+    return 0
+  fi
+  local resource
+  for resource in "https://management.azure.com/" "$AKS_SERVER_APP_ID"; do
+    az account get-access-token --resource "$resource" --output none ||
+      fail "the federated identity cannot get a token for $resource (is the service connection's login valid?)"
+  done
 }

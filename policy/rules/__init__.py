@@ -6,15 +6,19 @@ policy/__main__.py with policy/ on sys.path), so modules inside it import each o
 
 from __future__ import annotations
 
-from pulumi_policy import ResourceValidationPolicy
+from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
 from . import azure, devops, kubernetes, tags
 
-ALL_POLICIES: list[ResourceValidationPolicy] = [
+# Run on each resource alone (at its registration) ...
+RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     *azure.POLICIES,
     *tags.POLICIES,
     *kubernetes.POLICIES,
     *devops.POLICIES,
 ]
+# ... and on all of the stack's resources together, once per update.
+STACK_POLICIES: list[StackValidationPolicy] = [*kubernetes.STACK_POLICIES]
+ALL_POLICIES: list[Policy] = [*RESOURCE_POLICIES, *STACK_POLICIES]
 
-__all__ = ["ALL_POLICIES"]
+__all__ = ["ALL_POLICIES", "RESOURCE_POLICIES", "STACK_POLICIES"]

@@ -20,6 +20,8 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
+    StackValidation,
+    StackValidationPolicy,
 )
 
 Validator = Callable[[ResourceValidationArgs, ReportViolation], None]
@@ -93,6 +95,25 @@ def mandatory(
 ) -> ResourceValidationPolicy:
     """A resource policy that blocks `pulumi preview` and `pulumi up` when violated (never only a warning)."""
     return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        severity=severity,
+        remediation_steps=remediation_steps,
+    )
+
+
+def mandatory_stack(
+    name: str,
+    description: str,
+    validate: StackValidation,
+    remediation_steps: str,
+    severity: Severity = Severity.HIGH,
+) -> StackValidationPolicy:
+    """A policy on the whole stack (what no single resource can show, such as how many of a kind there are);
+    it blocks like `mandatory`. The engine runs it once per update, on all resources together."""
+    return StackValidationPolicy(
         name=name,
         description=description,
         validate=validate,

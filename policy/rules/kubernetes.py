@@ -4,7 +4,8 @@ How the rules recognise things, on purpose simple and explicit:
 - the app's Service is the one labelled `app.kubernetes.io/component: web` (APP_COMPONENT_LABEL/VALUE);
 - the metrics port is a Service port named `metrics`, or whose port or targetPort is 9090 or `metrics`
   (the app serves its API on 8080 and Prometheus metrics on 9090, scraped only from inside the cluster);
-- "exposed outside the cluster" means a Service of type LoadBalancer or NodePort.
+- "exposed outside the cluster" means a Service of type LoadBalancer or NodePort; a label alone proves
+  nothing (any Service can carry it), so a stack policy also allows at most one such Service in the stack.
 
 The container rules apply to every pod-bearing kind (a Job or a bare Pod must not be a way around them);
 the probe rule applies to the long-running kinds only.
@@ -16,9 +17,16 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
-from .common import as_map, get_path, iter_named, mandatory, show
+from .common import as_map, get_path, iter_named, mandatory, mandatory_stack, show
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
@@ -143,14 +151,14 @@ def validate_image_by_digest(args: ResourceValidationArgs, report_violation: Rep
             )
 
 
-def _service_type(args: ResourceValidationArgs) -> str:
-    return get_path(args.props, "spec", "type") or "ClusterIP"
+def _service_type(props: Mapping[str, Any]) -> str:
+    return get_path(props, "spec", "type") or "ClusterIP"
 
 
 def validate_exposed_service_is_app(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != SERVICE:
         return
-    service_type = _service_type(args)
+    service_type = _service_type(args.props)
     if service_type not in EXPOSED_SERVICE_TYPES:
         return
     component = get_path(args.props, "metadata", "labels", APP_COMPONENT_LABEL)
@@ -175,7 +183,7 @@ def validate_metrics_port_not_exposed(
 ) -> None:
     if args.resource_type != SERVICE:
         return
-    service_type = _service_type(args)
+    service_type = _service_type(args.props)
     if service_type not in EXPOSED_SERVICE_TYPES:
         return
     for name, port in iter_named(get_path(args.props, "spec", "ports")):
@@ -187,6 +195,33 @@ def validate_metrics_port_not_exposed(
                 None,
             )
 
+
+def validate_one_exposed_service(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    exposed = [
+        (resource, _service_type(resource.props))
+        for resource in args.resources
+        if resource.resource_type == SERVICE and _service_type(resource.props) in EXPOSED_SERVICE_TYPES
+    ]
+    if len(exposed) <= 1:
+        return
+    everyone = ", ".join(f"'{resource.name}' ({service_type})" for resource, service_type in exposed)
+    for resource, service_type in exposed:
+        report_violation(
+            f"Service '{resource.name}' ({service_type}) is one of {len(exposed)} Services exposed outside "
+            f"the cluster ({everyone}); at most one may be, the app's.",
+            resource.urn,
+        )
+
+
+STACK_POLICIES: list[StackValidationPolicy] = [
+    mandatory_stack(
+        "k8s-one-exposed-service",
+        "At most one Service in the stack has type LoadBalancer or NodePort: the app's.",
+        validate_one_exposed_service,
+        "Keep one public Service (the app's); make every other Service ClusterIP, whatever its labels.",
+        Severity.CRITICAL,
+    ),
+]
 
 POLICIES: list[ResourceValidationPolicy] = [
     mandatory(

@@ -1,20 +1,26 @@
-"""The push-credential exchange against a real HTTP server on 127.0.0.1 (ACR's /oauth2/exchange contract),
-and the kubeconfig the kubernetes Provider gets."""
+"""Push access without a stored credential: the token exchange against a real HTTP server on 127.0.0.1 (ACR's
+/oauth2/exchange contract), `docker login` run for real against a stand-in `docker` executable (the token on
+stdin only), and the kubeconfig the kubernetes Provider gets (kubelogin, no token)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import stat
+import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 import yaml
 
-from infra.acr_login import AcrLoginError, exchange_url, request_refresh_token
-from infra.cluster import bearer_kubeconfig
+from infra import acr_login, entra
+from infra.acr_login import AcrLoginError, docker_login, exchange_url, login_for_push, request_refresh_token
+from infra.cluster import AKS_SERVER_APP_ID, kubelogin_kubeconfig
 
 
 class FakeAcr:
@@ -89,8 +95,111 @@ def test_the_exchange_goes_to_the_registry_over_https() -> None:
     assert exchange_url("myacr.azurecr.io") == "https://myacr.azurecr.io/oauth2/exchange"
 
 
-def test_bearer_kubeconfig_keeps_the_cluster_and_replaces_kubelogin_with_the_token() -> None:
-    user_kubeconfig = {
+# A stand-in for the Docker CLI: records its arguments and stdin, answers like `docker login`, or fails with
+# the exit code and message in FAKE_DOCKER_FAIL ("<code>:<message>").
+FAKE_DOCKER = """#!{python}
+import json, os, sys
+stdin = sys.stdin.read()
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "stdin": stdin}}) + "\\n")
+failure = os.environ.get("FAKE_DOCKER_FAIL")
+if failure:
+    code, message = failure.split(":", 1)
+    sys.stderr.write(message.replace("STDIN", stdin) + "\\n")
+    sys.exit(int(code))
+print("Login Succeeded")
+"""
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`docker` on PATH is the stand-in; returns the log it appends each invocation to."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER.format(python=sys.executable))
+    docker.chmod(docker.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "docker.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
+    monkeypatch.delenv("FAKE_DOCKER_FAIL", raising=False)
+    return log
+
+
+def invocations(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_docker_login_passes_the_token_on_stdin_never_as_an_argument(fake_docker: Path) -> None:
+    docker_login("myacr.azurecr.io", acr_login.TOKEN_USERNAME, "acr-refresh-token")
+    assert invocations(fake_docker) == [
+        {
+            "argv": [
+                "login",
+                "myacr.azurecr.io",
+                "--username",
+                "00000000-0000-0000-0000-000000000000",
+                "--password-stdin",
+            ],
+            "stdin": "acr-refresh-token",
+        }
+    ]
+
+
+def test_a_failed_docker_login_says_so_without_echoing_the_token(
+    fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_DOCKER_FAIL", "1:Error response from daemon: login with STDIN refused")
+    with pytest.raises(AcrLoginError, match=r"docker login myacr.azurecr.io` failed \(exit 1\)") as raised:
+        docker_login("myacr.azurecr.io", acr_login.TOKEN_USERNAME, "secret-refresh-token")
+    assert "secret-refresh-token" not in str(raised.value)
+    assert "login with *** refused" in str(raised.value)
+
+
+def test_without_docker_on_path_the_login_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no docker
+    with pytest.raises(AcrLoginError, match=r"docker is not on PATH.*install Docker"):
+        docker_login("myacr.azurecr.io", acr_login.TOKEN_USERNAME, "token")
+
+
+def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker_only(
+    acr: tuple[FakeAcr, str], fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole chain, each step real except Entra: token -> exchange over HTTP -> docker login on stdin."""
+    state, url = acr
+    scopes: list[str] = []
+
+    def fake_entra(scope: str) -> str:
+        scopes.append(scope)
+        return "entra-access-token"
+
+    monkeypatch.setattr(entra, "get_access_token", fake_entra)
+    monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)  # the fake ACR speaks plain HTTP
+    login_for_push("myacr.azurecr.io", "tenant-1")
+    assert scopes == [entra.ARM_SCOPE]
+    assert [form["access_token"] for _, form, _ in state.requests] == [["entra-access-token"]]
+    (call,) = invocations(fake_docker)
+    assert call["argv"][:2] == ["login", "myacr.azurecr.io"] and call["stdin"] == "acr-refresh-token"
+    assert "acr-refresh-token" not in call["argv"]
+
+
+def test_a_refused_exchange_logs_nothing_in(
+    acr: tuple[FakeAcr, str], fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, url = acr
+    state.status, state.body = 403, {"errors": [{"code": "DENIED"}]}
+    monkeypatch.setattr(entra, "get_access_token", lambda _scope: "entra-access-token")
+    monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)
+    with pytest.raises(AcrLoginError, match="needs the AcrPush role"):
+        login_for_push("myacr.azurecr.io", "tenant-1")
+    assert invocations(fake_docker) == []
+
+
+def aks_user_kubeconfig() -> dict:
+    """What AKS lists for an Entra-only cluster: the endpoint, the CA and kubelogin's device-code login."""
+    return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
@@ -99,13 +208,37 @@ def test_bearer_kubeconfig_keeps_the_cluster_and_replaces_kubelogin_with_the_tok
                 "cluster": {"server": "https://aks.hcp.example:443", "certificate-authority-data": "Q0E="},
             }
         ],
-        "users": [{"name": "clusterUser", "user": {"exec": {"command": "kubelogin"}}}],
+        "users": [
+            {
+                "name": "clusterUser",
+                "user": {"exec": {"command": "kubelogin", "args": ["get-token", "--login", "devicecode"]}},
+            }
+        ],
         "contexts": [{"name": "aks", "context": {"cluster": "aks", "user": "clusterUser"}}],
         "current-context": "aks",
     }
+
+
+def test_provider_kubeconfig_keeps_the_cluster_and_logs_in_with_kubelogin_and_the_azure_cli() -> None:
+    user_kubeconfig = aks_user_kubeconfig()
     encoded = base64.b64encode(yaml.safe_dump(user_kubeconfig).encode()).decode()
-    config = yaml.safe_load(bearer_kubeconfig(encoded, "entra-token"))
+    config = yaml.safe_load(kubelogin_kubeconfig(encoded))
     assert config["clusters"] == user_kubeconfig["clusters"]
-    assert config["users"] == [{"name": "pulumi-deployer", "user": {"token": "entra-token"}}]
+    (user,) = config["users"]
+    assert user["name"] == "pulumi-deployer"
+    exec_config = user["user"]["exec"]
+    assert set(user["user"]) == {"exec"}  # no token, no client certificate, no password
+    assert exec_config["command"] == "kubelogin"
+    assert exec_config["args"] == ["get-token", "--login", "azurecli", "--server-id", AKS_SERVER_APP_ID]
+    assert AKS_SERVER_APP_ID == "6dae42f8-4368-4678-94ff-3960e28e3630"  # the AKS Entra server application
+    assert exec_config["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert exec_config["interactiveMode"] == "Never"
+    assert "kubelogin" in exec_config["installHint"]
     assert config["contexts"] == [{"name": "aiapp", "context": {"cluster": "aks", "user": "pulumi-deployer"}}]
     assert config["current-context"] == "aiapp"
+
+
+def test_a_user_kubeconfig_without_a_cluster_is_a_clear_error() -> None:
+    encoded = base64.b64encode(yaml.safe_dump({"apiVersion": "v1", "clusters": []}).encode()).decode()
+    with pytest.raises(ValueError, match="without a cluster entry"):
+        kubelogin_kubeconfig(encoded)

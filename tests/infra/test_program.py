@@ -344,18 +344,28 @@ def test_the_deploying_identity_gets_the_aks_rbac_role_it_deploys_with(stack_run
     assert admin.inputs["principalId"] == harness.CLIENT_OBJECT_ID
 
 
-def test_kubernetes_provider_uses_an_entra_bearer_token_and_a_cluster_identifier(stack_run: StackRun) -> None:
+def test_kubernetes_provider_logs_in_with_kubelogin_and_has_a_cluster_identifier(stack_run: StackRun) -> None:
     provider = stack_run.one("pulumi:providers:kubernetes")
     aks = stack_run.one("azure-native:containerservice:ManagedCluster")
     assert provider.inputs["clusterIdentifier"] == aks.id
-    assert "kubeconfig" in provider.secret_inputs
     kubeconfig = yaml.safe_load(provider.inputs["kubeconfig"])
     (user,) = kubeconfig["users"]
-    assert user["user"] == {"token": f"mock-entra-token-for:{harness.AKS_SCOPE}"}  # no kubelogin exec plugin
+    # kubelogin mints the token of whoever runs pulumi (Azure CLI login) when the provider needs it; the
+    # kubeconfig in the state holds none, so it is no secret either.
+    assert set(user["user"]) == {"exec"}
+    assert user["user"]["exec"]["command"] == "kubelogin"
+    assert user["user"]["exec"]["args"] == [
+        "get-token",
+        "--login",
+        "azurecli",
+        "--server-id",
+        harness.AKS_SCOPE.removesuffix("/.default"),
+    ]
+    assert provider.secret_inputs == frozenset()
     (cluster,) = kubeconfig["clusters"]
     assert cluster["cluster"]["server"] == f"https://{aks.outputs['fqdn']}:443"
     assert cluster["cluster"]["certificate-authority-data"]
-    assert harness.AKS_SCOPE in stack_run.token_scopes
+    assert harness.AKS_SCOPE not in stack_run.token_scopes  # the program mints no cluster token
     # The role must exist before the provider talks to the cluster.
     (admin,) = role_assignments(stack_run, AKS_RBAC_CLUSTER_ADMIN)
     assert admin.urn in provider.dependencies
@@ -385,6 +395,7 @@ def test_image_is_built_for_amd64_from_the_apps_dockerfile_with_the_fetched_mode
         "MODEL_VERSION": manifest.version,
         "MODEL_SHA256": manifest.sha256,
         "GIT_COMMIT": "unknown",  # the harness builds from a copy, no git checkout: test_source_version.py
+        "SOURCE_URL": "unknown",  # no git checkout, no origin remote: test_source_version.py
         "APP_VERSION": APP_VERSION,  # pyproject.toml's
     }
     assert (manifest.name, manifest.version) == ("digits", "1")
@@ -392,17 +403,22 @@ def test_image_is_built_for_amd64_from_the_apps_dockerfile_with_the_fetched_mode
     assert image.inputs["skipPush"] is False
 
 
-def test_image_is_pushed_to_acr_with_an_exchanged_token_not_an_admin_password(stack_run: StackRun) -> None:
+def test_image_is_pushed_with_the_engines_docker_login_never_a_password_input(stack_run: StackRun) -> None:
     image = stack_run.one("docker:index/image:Image")
     login_server = stack_run.one("azure-native:containerregistry:Registry").outputs["loginServer"]
-    assert image.inputs["registry"] == {
-        "server": login_server,
-        "username": "00000000-0000-0000-0000-000000000000",
-        "password": f"mock-acr-refresh-token@{login_server}",
-    }
-    assert "registry" in image.secret_inputs
+    # Only the server: pulumi-docker then pushes with the Docker engine's stored login for it.
+    assert image.inputs["registry"] == {"server": login_server}
+    assert image.secret_inputs == frozenset()
+    # That login: the deployer's Entra token exchanged for an ACR token, handed to `docker login` only.
     assert stack_run.acr_exchanges == [
         {"login_server": login_server, "tenant": harness.TENANT_ID, "access_token": harness.ARM_TOKEN}
+    ]
+    assert stack_run.docker_logins == [
+        {
+            "server": login_server,
+            "username": "00000000-0000-0000-0000-000000000000",
+            "password": f"mock-acr-refresh-token@{login_server}",
+        }
     ]
     (push,) = role_assignments(stack_run, ACR_PUSH)
     assert push.urn in image.dependencies

@@ -1,6 +1,7 @@
-"""The commit and version the image carries (GIT_COMMIT, APP_VERSION; stack outputs app_commit, app_version),
-in a real git repository the test creates: the commit of the newest change to the image's own files, so the
-tag stays a function of content; git is only read."""
+"""The commit, version and source the image carries (GIT_COMMIT, APP_VERSION, SOURCE_URL; stack outputs
+app_commit, app_version), in a real git repository the test creates: the commit of the newest change to the
+image's own files, so the tag stays a function of content; the origin remote without any credential; git is
+only read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from infra.source_version import SourceVersionError, app_version, source_commit
+from infra.source_version import (
+    SourceVersionError,
+    app_version,
+    normalize_source_url,
+    source_commit,
+    source_url,
+)
 from tests import harness
 from tests.infra.conftest import tree_digest
 
@@ -141,3 +148,60 @@ def test_a_missing_version_is_a_clear_error(tmp_path: Path, content: str | None,
     with pytest.raises(SourceVersionError, match=r"APP_VERSION comes from") as caught:
         app_version(tmp_path)
     assert message in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------------ SOURCE_URL
+
+
+def build_args(run: harness.StackRun) -> dict[str, str]:
+    return run.one("docker:index/image:Image").inputs["build"]["args"]
+
+
+def test_the_image_names_its_origin_without_the_token_the_clone_carries(repo: Path, store_url: str) -> None:
+    token = "s3cr3t-pat-0123456789"
+    git(repo, "remote", "add", "origin", f"https://build:{token}@dev.azure.com/contoso/ai/_git/aiapp")
+    run = harness.run_program(model_store=store_url, workdir=repo)
+    assert build_args(run)["SOURCE_URL"] == "https://dev.azure.com/contoso/ai/_git/aiapp"
+    recorded = repr([(r.inputs, r.outputs) for r in run.resources]) + repr(run.outputs)
+    assert token not in recorded
+    origin = git(repo, "remote", "get-url", "origin")
+    assert origin.endswith("@dev.azure.com/contoso/ai/_git/aiapp")  # the clone's own remote is untouched
+
+
+def test_the_source_url_is_part_of_the_content_tag(repo: Path, store_url: str) -> None:
+    git(repo, "remote", "add", "origin", "git@github.com:contoso/aiapp.git")
+    first = image(harness.run_program(model_store=store_url, workdir=repo))
+    git(repo, "remote", "set-url", "origin", "git@github.com:contoso/aiapp-fork.git")
+    moved = image(harness.run_program(model_store=store_url, workdir=repo))
+    assert moved[1:] == first[1:] and moved[0] != first[0]  # same commit and version, another label
+
+
+def test_without_an_origin_remote_the_source_is_unknown(repo: Path, tmp_path: Path) -> None:
+    assert source_url(repo) == "unknown"  # a checkout without remotes
+    assert source_url(tmp_path / "nothing-here") == "unknown"  # not even a directory git can enter
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("https://github.com/contoso/aiapp.git", "https://github.com/contoso/aiapp.git"),
+        ("https://x-access-token:ghs_abc@github.com/contoso/aiapp", "https://github.com/contoso/aiapp"),
+        (
+            "https://contoso@dev.azure.com/contoso/ai/_git/aiapp",
+            "https://dev.azure.com/contoso/ai/_git/aiapp",
+        ),
+        ("git@github.com:contoso/aiapp.git", "https://github.com/contoso/aiapp.git"),
+        ("ssh://git@github.com:22/contoso/aiapp.git", "https://github.com/contoso/aiapp.git"),
+        ("git@ssh.dev.azure.com:v3/contoso/ai/aiapp", "https://dev.azure.com/contoso/ai/_git/aiapp"),
+        ("https://git.example.com:8443/team/aiapp/?ref=x#frag", "https://git.example.com:8443/team/aiapp"),
+        ("HTTPS://GitHub.com/contoso/aiapp", "https://github.com/contoso/aiapp"),
+        ("/home/someone/src/aiapp", "unknown"),  # a local path says nothing to others, and names a person
+        ("file:///srv/git/aiapp.git", "unknown"),
+        ("C:/src/aiapp", "unknown"),
+        ("https://github.com/contoso/ai app", "unknown"),
+        ("https://github.com:notaport/contoso/aiapp", "unknown"),
+        ("", "unknown"),
+    ],
+)
+def test_remote_urls_are_normalized_to_credential_free_web_addresses(remote: str, expected: str) -> None:
+    assert normalize_source_url(remote) == expected

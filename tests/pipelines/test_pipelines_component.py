@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+import pulumi
 import pytest
 
+from infra.config import ConfigError, load_settings
+from infra.devops_settings import (
+    AzureBlobState,
+    AzureReposSource,
+    GitHubSource,
+    PipelinesArgsError,
+    PulumiCloudState,
+)
 from infra.identity import (
     ACR_PUSH,
     AKS_CLUSTER_USER,
     AKS_RBAC_CLUSTER_ADMIN,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
+    AzureContext,
+    Principal,
 )
 from infra.pipelines import (
     AKS_RBAC_READER,
@@ -28,54 +41,116 @@ from infra.pipelines import (
     RBAC_ADMINISTRATOR,
     READER,
     STATE_DECRYPT_DATA_ACTIONS,
-    AzureReposSource,
-    GitHubSource,
-    PipelinesArgsError,
+    Pipelines,
+    PipelinesArgs,
+    pipelines_args,
 )
-from policy.rules import ALL_POLICIES
-from tests.harness import Recorded, StackRun
-from tests.pipelines.support import (
-    APPROVAL,
-    AUTHORIZATION,
-    AZURERM,
-    BRANCH_CONTROL,
-    BUILD_DEFINITION,
-    BUILD_VALIDATION,
+from policy.rules import RESOURCE_POLICIES, STACK_POLICIES
+from tests.harness import (
+    AZURE_REPOS_AZBLOB,
+    CICD_STACK,
+    COMMENT_TOKEN,
     DEPLOY_TOKEN,
     DEV_SCOPE,
-    ENVIRONMENT,
-    EXCLUSIVE_LOCK,
+    DEVOPS_APPROVAL,
+    DEVOPS_AUTHORIZATION,
+    DEVOPS_AZURERM,
+    DEVOPS_BRANCH_CONTROL,
+    DEVOPS_BUILD_DEFINITION,
+    DEVOPS_BUILD_VALIDATION,
+    DEVOPS_ENVIRONMENT,
+    DEVOPS_EXCLUSIVE_LOCK,
+    DEVOPS_GIT,
+    DEVOPS_GITHUB,
+    DEVOPS_PROJECT,
+    DEVOPS_VARIABLE_GROUP,
     EXISTING_PROJECT_ID,
     EXISTING_REPO_ID,
-    FEDERATION,
-    GIT,
-    GITHUB,
+    FEDERATED_CREDENTIAL,
     GITHUB_PAT,
-    IDENTITY,
+    MANAGED_IDENTITY,
+    MODEL_STORE_URL,
+    ORG_URL,
     PREVIEW_TOKEN,
     PROD_SCOPE,
-    PROJECT,
-    REPO,
     ROLE_ASSIGNMENT,
     ROLE_DEFINITION,
     SECRETS,
     STATE_ACCOUNT_ID,
     STATE_VAULT_ID,
-    VARIABLE_GROUP,
-    blob_state,
-    cloud_state,
-    github_source,
-    load_pipeline,
-    make_args,
-    run_pipelines,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    Recorded,
+    StackRun,
+    run_component,
     walk,
 )
-from tests.policy.engine import run_policy
+from tests.pipelines.yaml_templates import REPO, load_pipeline
+from tests.policy.engine import run_policy, run_stack_policy
 
 READ_ONLY_ROLES = {READER, STORAGE_BLOB_DATA_READER, AKS_CLUSTER_USER, AKS_RBAC_READER}
 APPROVER = "5a5a5a5a-1111-4222-8333-444444444444"
 STATE_CONTAINER_ID = f"{STATE_ACCOUNT_ID}/blobServices/default/containers/pulumi"
 STATE_KEY_ID = f"{STATE_VAULT_ID}/keys/state"
+
+
+def blob_state() -> AzureBlobState:
+    return AzureBlobState(
+        storage_account_id=STATE_ACCOUNT_ID,
+        container_name="pulumi",
+        key_vault_id=STATE_VAULT_ID,
+        key_name="state",
+    )
+
+
+def cloud_state(secret: bool = True) -> PulumiCloudState:
+    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
+    return PulumiCloudState(
+        organization="contoso",
+        deploy_access_token=wrap(DEPLOY_TOKEN),
+        preview_access_token=wrap(PREVIEW_TOKEN),
+    )
+
+
+def github_source(secret: bool = True) -> GitHubSource:
+    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
+    return GitHubSource(
+        repository="contoso/aiapp", connection_token=wrap(GITHUB_PAT), comment_token=wrap(COMMENT_TOKEN)
+    )
+
+
+def make_args(**overrides: Any) -> PipelinesArgs:
+    """Realistic args (Azure Repos, self-managed state); override any field."""
+    base = PipelinesArgs(
+        organization_url=ORG_URL,
+        project_name="AI app",
+        source=AzureReposSource(),
+        state=blob_state(),
+        tenant_id=TENANT_ID,
+        subscription_id=SUBSCRIPTION_ID,
+        identity_resource_group="aiapp-cicd",
+        location="westeurope",
+        deploy_scopes=(DEV_SCOPE, PROD_SCOPE),
+        model_store_url=MODEL_STORE_URL,
+        tags={"owner": "team-ai@example.com", "environment": "prod"},
+    )
+    return replace(base, **overrides)
+
+
+def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -> StackRun:
+    """The component alone, in a mock stack; its outputs as the run's outputs."""
+
+    def build() -> dict[str, Any]:
+        component = Pipelines("cicd", args or make_args())
+        return {
+            "project_url": component.project_url,
+            "ci_pipeline_url": component.ci_pipeline_url,
+            "release_pipeline_url": component.release_pipeline_url,
+            "deploy_principal_id": component.deploy_principal_id,
+            "preview_principal_id": component.preview_principal_id,
+        }
+
+    return run_component(build, preview=preview)
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +160,13 @@ def run() -> StackRun:
 
 
 def connection(run: StackRun, name: str) -> Recorded:
-    (found,) = [r for r in run.of_type(AZURERM) if r.inputs["serviceEndpointName"] == name]
+    (found,) = [r for r in run.of_type(DEVOPS_AZURERM) if r.inputs["serviceEndpointName"] == name]
     return found
 
 
 def identity_of(run: StackRun, endpoint: Recorded) -> Recorded:
     client_id = endpoint.inputs["credentials"]["serviceprincipalid"]
-    (found,) = [r for r in run.of_type(IDENTITY) if r.outputs["clientId"] == client_id]
+    (found,) = [r for r in run.of_type(MANAGED_IDENTITY) if r.outputs["clientId"] == client_id]
     return found
 
 
@@ -106,7 +181,7 @@ def roles_of(run: StackRun, identity: Recorded) -> set[tuple[str, str]]:
 
 
 def definition(run: StackRun, name: str) -> Recorded:
-    (found,) = [r for r in run.of_type(BUILD_DEFINITION) if r.inputs["name"] == name]
+    (found,) = [r for r in run.of_type(DEVOPS_BUILD_DEFINITION) if r.inputs["name"] == name]
     return found
 
 
@@ -114,9 +189,9 @@ def definition(run: StackRun, name: str) -> Recorded:
 
 
 def test_the_definitions_point_at_yaml_files_that_exist_and_leave_triggers_to_them(run: StackRun) -> None:
-    definitions = {d.inputs["name"]: d for d in run.of_type(BUILD_DEFINITION)}
+    definitions = {d.inputs["name"]: d for d in run.of_type(DEVOPS_BUILD_DEFINITION)}
     assert set(definitions) == {"ci", "release"}
-    repo = run.one(GIT)
+    repo = run.one(DEVOPS_GIT)
     for name, found in definitions.items():
         repository = found.inputs["repository"]
         assert repository["ymlPath"] == f"pipelines/{name}.yml"
@@ -133,17 +208,17 @@ def test_the_definitions_point_at_yaml_files_that_exist_and_leave_triggers_to_th
 
 
 def test_pull_requests_to_main_run_ci_through_a_blocking_build_validation_policy(run: StackRun) -> None:
-    policy = run.one(BUILD_VALIDATION)
+    policy = run.one(DEVOPS_BUILD_VALIDATION)
     settings = policy.inputs["settings"]
     assert settings["buildDefinitionId"] == int(definition(run, "ci").id)
     assert settings["scopes"] == [
-        {"repositoryId": run.one(GIT).id, "repositoryRef": MAIN_BRANCH, "matchType": "Exact"}
+        {"repositoryId": run.one(DEVOPS_GIT).id, "repositoryRef": MAIN_BRANCH, "matchType": "Exact"}
     ]
     assert policy.inputs["blocking"] is True and policy.inputs["enabled"] is True
 
 
 def test_project_and_repository_are_created_and_protected(run: StackRun) -> None:
-    project, repo = run.one(PROJECT), run.one(GIT)
+    project, repo = run.one(DEVOPS_PROJECT), run.one(DEVOPS_GIT)
     assert project.protect and repo.protect
     assert (project.inputs["visibility"], project.inputs["name"]) == ("private", "AI app")
     assert repo.inputs["defaultBranch"] == MAIN_BRANCH
@@ -188,12 +263,13 @@ def test_every_connection_group_and_environment_a_pipeline_uses_is_authorized_fo
     run: StackRun,
 ) -> None:
     ids = (
-        {("endpoint", r.inputs["serviceEndpointName"]): r.id for r in run.of_type(AZURERM)}
-        | {("variablegroup", r.inputs["name"]): r.id for r in run.of_type(VARIABLE_GROUP)}
-        | {("environment", r.inputs["name"]): r.id for r in run.of_type(ENVIRONMENT)}
+        {("endpoint", r.inputs["serviceEndpointName"]): r.id for r in run.of_type(DEVOPS_AZURERM)}
+        | {("variablegroup", r.inputs["name"]): r.id for r in run.of_type(DEVOPS_VARIABLE_GROUP)}
+        | {("environment", r.inputs["name"]): r.id for r in run.of_type(DEVOPS_ENVIRONMENT)}
     )
     granted = {
-        (a.inputs["pipelineId"], a.inputs["type"], a.inputs["resourceId"]) for a in run.of_type(AUTHORIZATION)
+        (a.inputs["pipelineId"], a.inputs["type"], a.inputs["resourceId"])
+        for a in run.of_type(DEVOPS_AUTHORIZATION)
     }
     expected = set()
     for name in ("ci", "release"):
@@ -211,18 +287,19 @@ def test_every_connection_group_and_environment_a_pipeline_uses_is_authorized_fo
             )
             expected.add((pipeline_id, kind, ids[(kind, resource)]))
     assert granted == expected
-    assert all(a.inputs["projectId"] == run.one(PROJECT).id for a in run.of_type(AUTHORIZATION))
-    assert all(g.inputs["allowAccess"] is False for g in run.of_type(VARIABLE_GROUP))
+    assert all(a.inputs["projectId"] == run.one(DEVOPS_PROJECT).id for a in run.of_type(DEVOPS_AUTHORIZATION))
+    assert all(g.inputs["allowAccess"] is False for g in run.of_type(DEVOPS_VARIABLE_GROUP))
 
 
 def test_only_main_may_use_the_deploy_connection_its_variables_and_the_environments(run: StackRun) -> None:
     checks = {
-        (c.inputs["targetResourceType"], c.inputs["targetResourceId"]): c for c in run.of_type(BRANCH_CONTROL)
+        (c.inputs["targetResourceType"], c.inputs["targetResourceId"]): c
+        for c in run.of_type(DEVOPS_BRANCH_CONTROL)
     }
     deploy = connection(run, DEPLOY_CONNECTION)
-    (deploy_group,) = [g for g in run.of_type(VARIABLE_GROUP) if g.inputs["name"] == "aiapp-deploy"]
+    (deploy_group,) = [g for g in run.of_type(DEVOPS_VARIABLE_GROUP) if g.inputs["name"] == "aiapp-deploy"]
     targets = {("endpoint", deploy.id), ("variablegroup", deploy_group.id)} | {
-        ("environment", e.id) for e in run.of_type(ENVIRONMENT)
+        ("environment", e.id) for e in run.of_type(DEVOPS_ENVIRONMENT)
     }
     assert set(checks) == targets
     for check in checks.values():
@@ -233,19 +310,20 @@ def test_only_main_may_use_the_deploy_connection_its_variables_and_the_environme
 
 
 def test_environments_dev_and_prod_one_release_at_a_time_and_no_approval_by_default(run: StackRun) -> None:
-    environments = run.of_type(ENVIRONMENT)
+    environments = run.of_type(DEVOPS_ENVIRONMENT)
     assert sorted(e.inputs["name"] for e in environments) == sorted(ENVIRONMENTS)
     locks = {
-        (c.inputs["targetResourceType"], c.inputs["targetResourceId"]) for c in run.of_type(EXCLUSIVE_LOCK)
+        (c.inputs["targetResourceType"], c.inputs["targetResourceId"])
+        for c in run.of_type(DEVOPS_EXCLUSIVE_LOCK)
     }
     assert locks == {("environment", e.id) for e in environments}
-    assert run.of_type(APPROVAL) == []
+    assert run.of_type(DEVOPS_APPROVAL) == []
 
 
 def test_prod_approval_when_approvers_are_configured() -> None:
     run = run_pipelines(make_args(prod_approvers=(APPROVER,)))
-    (approval,) = run.of_type(APPROVAL)
-    (prod,) = [e for e in run.of_type(ENVIRONMENT) if e.inputs["name"] == "prod"]
+    (approval,) = run.of_type(DEVOPS_APPROVAL)
+    (prod,) = [e for e in run.of_type(DEVOPS_ENVIRONMENT) if e.inputs["name"] == "prod"]
     assert (approval.inputs["targetResourceType"], approval.inputs["targetResourceId"]) == (
         "environment",
         prod.id,
@@ -258,7 +336,7 @@ def test_prod_approval_when_approvers_are_configured() -> None:
 
 
 def test_each_federated_credential_trusts_exactly_its_service_connection(run: StackRun) -> None:
-    federations = run.of_type(FEDERATION)
+    federations = run.of_type(FEDERATED_CREDENTIAL)
     assert len(federations) == 2
     for name in (DEPLOY_CONNECTION, PREVIEW_CONNECTION):
         endpoint = connection(run, name)
@@ -343,7 +421,7 @@ def _variables(group: Recorded) -> dict[str, dict]:
 
 
 def test_the_variable_groups_carry_the_settings_of_self_managed_state(run: StackRun) -> None:
-    groups = {g.inputs["name"]: _variables(g) for g in run.of_type(VARIABLE_GROUP)}
+    groups = {g.inputs["name"]: _variables(g) for g in run.of_type(DEVOPS_VARIABLE_GROUP)}
     assert set(groups) == {"aiapp-deploy", "aiapp-preview"}
     for variables in groups.values():
         values = {name: v.get("value") for name, v in variables.items()}
@@ -360,7 +438,7 @@ def test_the_variable_groups_carry_the_settings_of_self_managed_state(run: Stack
 
 def test_pulumi_cloud_tokens_are_secret_and_each_pipeline_gets_its_own() -> None:
     run = run_pipelines(make_args(state=cloud_state()))
-    groups = {g.inputs["name"]: g for g in run.of_type(VARIABLE_GROUP)}
+    groups = {g.inputs["name"]: g for g in run.of_type(DEVOPS_VARIABLE_GROUP)}
     for name, token in (("aiapp-deploy", DEPLOY_TOKEN), ("aiapp-preview", PREVIEW_TOKEN)):
         variables = _variables(groups[name])
         secret = variables["PULUMI_ACCESS_TOKEN"]
@@ -384,9 +462,9 @@ def test_no_secret_is_in_plain_text(secret_inputs: bool) -> None:
                 assert key in resource.secret_inputs, f"{resource.type} {resource.name}: {key} holds a secret"
                 seen |= found
     assert seen == set(SECRETS), "every credential given is used somewhere"
-    github = run.one(GITHUB)
+    github = run.one(DEVOPS_GITHUB)
     assert github.inputs["authPersonal"]["personalAccessToken"] == GITHUB_PAT
-    comment_token = [g for g in run.of_type(VARIABLE_GROUP) if "PR_COMMENT_TOKEN" in _variables(g)]
+    comment_token = [g for g in run.of_type(DEVOPS_VARIABLE_GROUP) if "PR_COMMENT_TOKEN" in _variables(g)]
     assert [g.inputs["name"] for g in comment_token] == ["aiapp-preview"]  # only the ci pipeline comments
 
 
@@ -395,8 +473,8 @@ def test_no_secret_is_in_plain_text(secret_inputs: bool) -> None:
 
 def test_github_source_uses_a_connection_and_yaml_pull_request_triggers() -> None:
     run = run_pipelines(make_args(source=github_source()))
-    assert run.of_type(GIT) == [] and run.of_type(BUILD_VALIDATION) == []
-    github = run.one(GITHUB)
+    assert run.of_type(DEVOPS_GIT) == [] and run.of_type(DEVOPS_BUILD_VALIDATION) == []
+    github = run.one(DEVOPS_GITHUB)
     for name in ("ci", "release"):
         found = definition(run, name)
         repository = found.inputs["repository"]
@@ -407,9 +485,9 @@ def test_github_source_uses_a_connection_and_yaml_pull_request_triggers() -> Non
         assert trigger["forks"] == {"enabled": False, "shareSecrets": False}
         assert any(
             a.inputs["resourceId"] == github.id and a.inputs["pipelineId"] == int(found.id)
-            for a in run.of_type(AUTHORIZATION)
+            for a in run.of_type(DEVOPS_AUTHORIZATION)
         )
-    for check in run.of_type(BRANCH_CONTROL):
+    for check in run.of_type(DEVOPS_BRANCH_CONTROL):
         assert (
             check.inputs["verifyBranchProtection"] is False
         )  # GitHub's protection is not visible to Azure DevOps
@@ -422,7 +500,7 @@ def test_an_existing_project_and_repository_are_looked_up_not_created() -> None:
     run = run_pipelines(
         make_args(create_project=False, source=AzureReposSource(repository_name="aiapp", existing=True))
     )
-    assert run.of_type(PROJECT) == [] and run.of_type(GIT) == []
+    assert run.of_type(DEVOPS_PROJECT) == [] and run.of_type(DEVOPS_GIT) == []
     calls = dict(run.calls)
     assert calls["azuredevops:index/getProject:getProject"]["name"] == "AI app"
     assert calls["azuredevops:index/getGitRepository:getGitRepository"] == {
@@ -479,6 +557,74 @@ def test_bad_source_or_state_fails_with_a_message(build, message: str) -> None:
         build()
 
 
+def _component_accepts(build: Callable[[], Any]) -> bool:
+    try:
+        build()
+    except PipelinesArgsError:
+        return False
+    return True
+
+
+def _config_accepts(values: dict[str, str], stack: str = "dev") -> bool:
+    try:
+        load_settings({"owner": "team-ai@example.com", **values}.get, stack_name=stack)
+    except ConfigError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "container, valid",
+    [
+        ("models", True),
+        ("m-1-a", True),
+        ("a" * 63, True),
+        ("ab", False),  # 3-63 characters
+        ("a" * 64, False),
+        ("a--b", False),  # single hyphens only
+        ("-abc", False),  # starts and ends with a letter or digit
+        ("abc-", False),
+        ("Models", False),  # lowercase
+    ],
+)
+def test_config_and_the_component_check_a_blob_container_with_the_same_rule(
+    container: str, valid: bool
+) -> None:
+    """One set of patterns (infra/devops_settings.py): what config accepts, no component refuses."""
+    url = f"https://aiappmodels.blob.core.windows.net/{container}"
+    verdicts = {
+        "PipelinesArgs.model_store_url": _component_accepts(lambda: make_args(model_store_url=url)),
+        "AzureBlobState.container_name": _component_accepts(
+            lambda: replace(blob_state(), container_name=container)
+        ),
+        "aiapp:modelStoreUrl": _config_accepts({"modelStoreUrl": url}),
+        "aiapp:modelContainer": _config_accepts({"modelContainer": container}),
+        "aiapp:stateContainerName": _config_accepts(
+            {
+                **{k.removeprefix("aiapp:"): v for k, v in AZURE_REPOS_AZBLOB.items()},
+                "stateContainerName": container,
+            },
+            stack=CICD_STACK,
+        ),
+    }
+    assert verdicts == dict.fromkeys(verdicts, valid)
+
+
+def test_pipelines_args_come_from_the_settings_and_the_login_only_when_enabled() -> None:
+    azure = AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User"))
+    values = {k.removeprefix("aiapp:"): v for k, v in AZURE_REPOS_AZBLOB.items()}
+    args = pipelines_args(load_settings(values.get, stack_name=CICD_STACK), azure)
+    assert (args.organization_url, args.model_store_url, args.tenant_id) == (
+        ORG_URL,
+        MODEL_STORE_URL,
+        TENANT_ID,
+    )
+    assert args.tags == {"owner": "team-ai@example.com", "environment": "prod", "app": "aiapp"}
+    without = load_settings({"owner": "team-ai@example.com"}.get, stack_name="dev")
+    with pytest.raises(PipelinesArgsError, match="aiapp:pipelinesEnabled is not true"):
+        pipelines_args(without, azure)
+
+
 # ----------------------------------------------------------------------------------------- policy pack
 
 
@@ -493,9 +639,15 @@ def test_every_declared_resource_passes_the_policy_pack(variant: dict) -> None:
         f"{resource.type} {resource.name} [{policy.name}]: {message}"
         for resource in run.resources
         if resource.custom
-        for policy in ALL_POLICIES
+        for policy in RESOURCE_POLICIES
         for message in run_policy(policy, resource.type, resource.inputs, resource.name)
     ]
+    everything = [(r.type, r.outputs, r.name) for r in run.resources if r.custom]
+    findings += [
+        f"[{policy.name}] {urn}: {message}"
+        for policy in STACK_POLICIES
+        for message, urn in run_stack_policy(policy, everything)
+    ]
     assert findings == []
-    guarded = {VARIABLE_GROUP, AZURERM, ROLE_ASSIGNMENT, IDENTITY}
+    guarded = {DEVOPS_VARIABLE_GROUP, DEVOPS_AZURERM, ROLE_ASSIGNMENT, MANAGED_IDENTITY}
     assert guarded <= {r.type for r in run.resources}, "the policies had something to check"

@@ -23,7 +23,7 @@ import pytest
 from model.manifest import Manifest
 from model.store import FileStore
 from tests.conftest import LiveApp, serve_app
-from tests.pipelines.support import PIPELINES_DIR
+from tests.pipelines.yaml_templates import PIPELINES_DIR
 
 SCRIPTS = PIPELINES_DIR / "scripts"
 COMMIT = "89abcdef0123456789abcdef0123456789abcdef"

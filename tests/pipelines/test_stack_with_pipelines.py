@@ -2,7 +2,7 @@
 component as given, the tokens stay secret from `pulumi config set --secret` to the resources, and the stack
 exports the project's and pipelines' URLs and the identities' principal ids.
 
-Two variants (tests/pipelines/support.py): a stack of the Azure DevOps side only (Azure Repos, azblob://
+Two variants (tests/harness.py, PROGRAM_VARIANTS): a stack of the Azure DevOps side only (Azure Repos, azblob://
 state), and one with the runtime too (GitHub, Pulumi Cloud, a prod approval), reading the shared model store.
 """
 
@@ -15,24 +15,24 @@ import pytest
 from infra.pipelines import DEPLOY_CONNECTION, PREVIEW_CONNECTION
 from model.store import FileStore
 from tests import harness
-from tests.harness import StackRun
-from tests.pipelines.support import (
-    AZURERM,
-    BUILD_DEFINITION,
+from tests.harness import (
     COMMENT_TOKEN,
     DEPLOY_TOKEN,
-    GITHUB,
+    DEVOPS_AZURERM,
+    DEVOPS_BUILD_DEFINITION,
+    DEVOPS_GITHUB,
+    DEVOPS_PROJECT,
+    DEVOPS_VARIABLE_GROUP,
     GITHUB_PAT,
-    IDENTITY,
+    MANAGED_IDENTITY,
     MODEL_STORE_URL,
     PREVIEW_TOKEN,
     PROGRAM_VARIANTS,
-    PROJECT,
     ROLE_ASSIGNMENT,
     SECRETS,
     SUBSCRIPTION_SCOPE,
-    VARIABLE_GROUP,
     ProgramVariant,
+    StackRun,
     run_program_with_pipelines,
     walk,
 )
@@ -76,14 +76,16 @@ def run(runs: dict[str, StackRun], variant: ProgramVariant) -> StackRun:
 
 
 def group_variables(run: StackRun, name: str) -> dict[str, dict]:
-    (group,) = [g for g in run.of_type(VARIABLE_GROUP) if g.inputs["name"] == name]
+    (group,) = [g for g in run.of_type(DEVOPS_VARIABLE_GROUP) if g.inputs["name"] == name]
     return {v["name"]: v for v in group.inputs["variables"]}
 
 
 def identity(run: StackRun, connection_name: str):
-    (endpoint,) = [r for r in run.of_type(AZURERM) if r.inputs["serviceEndpointName"] == connection_name]
+    (endpoint,) = [
+        r for r in run.of_type(DEVOPS_AZURERM) if r.inputs["serviceEndpointName"] == connection_name
+    ]
     client_id = endpoint.inputs["credentials"]["serviceprincipalid"]
-    (found,) = [r for r in run.of_type(IDENTITY) if r.outputs["clientId"] == client_id]
+    (found,) = [r for r in run.of_type(MANAGED_IDENTITY) if r.outputs["clientId"] == client_id]
     return endpoint, found
 
 
@@ -114,7 +116,7 @@ def test_the_outputs_are_the_pipelines_and_the_runtimes(run: StackRun, variant: 
     project = "https://dev.azure.com/contoso/" + ("AI%20app" if variant is GITHUB_CLOUD else "aiapp")
     assert out["project_url"] == project
     for name in ("ci", "release"):
-        (definition,) = [d for d in run.of_type(BUILD_DEFINITION) if d.inputs["name"] == name]
+        (definition,) = [d for d in run.of_type(DEVOPS_BUILD_DEFINITION) if d.inputs["name"] == name]
         assert out[f"{name}_pipeline_url"] == f"{project}/_build?definitionId={definition.id}"
     for role, connection in (("deploy", DEPLOY_CONNECTION), ("preview", PREVIEW_CONNECTION)):
         _, managed = identity(run, connection)
@@ -160,7 +162,7 @@ def test_the_config_reaches_the_component(run: StackRun, variant: ProgramVariant
         if a.inputs["principalId"] == deploy.outputs["principalId"]
     }
     assert SUBSCRIPTION_SCOPE in scopes  # aiapp:deployScopes
-    project = run.of_type(PROJECT)
+    project = run.of_type(DEVOPS_PROJECT)
     assert [p.inputs["name"] for p in project] == ["aiapp" if variant is REPOS_AZBLOB else "AI app"]
 
 
@@ -192,7 +194,7 @@ def test_the_tokens_set_as_secrets_reach_their_resources_only_as_secrets(runs: d
                 assert key in resource.secret_inputs, f"{resource.type} {resource.name}: {key} is plain text"
                 seen |= found
     assert seen == set(SECRETS)
-    assert run.one(GITHUB).inputs["authPersonal"]["personalAccessToken"] == GITHUB_PAT
+    assert run.one(DEVOPS_GITHUB).inputs["authPersonal"]["personalAccessToken"] == GITHUB_PAT
     deploy, preview = group_variables(run, "aiapp-deploy"), group_variables(run, "aiapp-preview")
     assert deploy["PULUMI_ACCESS_TOKEN"]["secretValue"] == DEPLOY_TOKEN
     assert preview["PULUMI_ACCESS_TOKEN"]["secretValue"] == PREVIEW_TOKEN
@@ -206,7 +208,7 @@ def test_self_managed_state_needs_no_token_at_all(runs: dict[str, StackRun]) -> 
     run = runs[REPOS_AZBLOB.name]
     for group in ("aiapp-deploy", "aiapp-preview"):
         assert not [v for v in group_variables(run, group).values() if v.get("isSecret")]
-    assert run.of_type(GITHUB) == []
+    assert run.of_type(DEVOPS_GITHUB) == []
 
 
 # ---------------------------------------------------------------------------------------------- preview

@@ -3,7 +3,8 @@
 Two levels, both on pulumi_policy's real code:
 - `run_policy`: one policy's validator, given a ResourceValidationArgs built as the analyzer builds it
   (properties through a protobuf Struct, so numbers arrive as floats; then pulumi_policy's own
-  deserialize_properties and unknown_checking_proxy) and a report_violation collector.
+  deserialize_properties and unknown_checking_proxy) and a report_violation collector. `run_stack_policy`:
+  the same for a stack policy, given every resource of a stack at once.
 - `PackServer`: the real pack (`python -m pulumi.policy <engine> policy`, what the engine's
   pulumi-analyzer-policy-python shim runs) in a subprocess, spoken to over gRPC like the engine does.
 """
@@ -15,7 +16,7 @@ import select
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
@@ -56,11 +60,8 @@ def as_engine_sees(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(to_struct(props))))
 
 
-def run_policy(
-    policy: ResourceValidationPolicy, resource_type: str, props: Mapping[str, Any], name: str = "subject"
-) -> list[str]:
-    """The violation messages one policy reports for one resource (empty when it complies)."""
-    options = PolicyResourceOptions(
+def _no_options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(
         protect=False,
         ignore_changes=[],
         delete_before_replace=None,
@@ -68,8 +69,14 @@ def run_policy(
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=[],
     )
+
+
+def run_policy(
+    policy: ResourceValidationPolicy, resource_type: str, props: Mapping[str, Any], name: str = "subject"
+) -> list[str]:
+    """The violation messages one policy reports for one resource (empty when it complies)."""
     args = ResourceValidationArgs(
-        resource_type, as_engine_sees(props), urn(resource_type, name), name, options, None
+        resource_type, as_engine_sees(props), urn(resource_type, name), name, _no_options(), None
     )
     messages: list[str] = []
 
@@ -79,6 +86,28 @@ def run_policy(
     result = policy.validate(args, report_violation)
     assert result is None, f"{policy.name} returned an awaitable: the pack's validators are synchronous"
     return messages
+
+
+# (type, properties, name) of one resource of a stack
+StackResource = tuple[str, Mapping[str, Any], str]
+
+
+def run_stack_policy(
+    policy: StackValidationPolicy, resources: Sequence[StackResource]
+) -> list[tuple[str, str]]:
+    """(message, urn) of each violation a stack policy reports for these resources together."""
+    stack = [
+        PolicyResource(t, as_engine_sees(props), urn(t, name), name, _no_options(), None, None, [], {})
+        for t, props, name in resources
+    ]
+    violations: list[tuple[str, str]] = []
+
+    def report_violation(message: str, urn: str | None = None) -> None:
+        violations.append((message, urn or ""))
+
+    result = policy.validate(StackValidationArgs(stack), report_violation)
+    assert result is None, f"{policy.name} returned an awaitable: the pack's validators are synchronous"
+    return violations
 
 
 @dataclass(frozen=True)
@@ -117,6 +146,31 @@ class PackServer:
                 message=d.message,
                 enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
                 urn=d.urn or request.urn,
+            )
+            for d in response.diagnostics
+        ]
+
+    def analyze_stack(self, resources: Sequence[StackResource], stack: str = "test") -> list[Diagnostic]:
+        """The stack policies' diagnostics, as the engine asks for them once all resources are known."""
+        request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=t,
+                    properties=to_struct(props),
+                    urn=urn(t, name, stack),
+                    name=name,
+                    options=analyzer_pb2.AnalyzerResourceOptions(),
+                )
+                for t, props, name in resources
+            ]
+        )
+        response = self.stub.AnalyzeStack(request, timeout=60)
+        return [
+            Diagnostic(
+                policy=d.policyName,
+                message=d.message,
+                enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
+                urn=d.urn,
             )
             for d in response.diagnostics
         ]

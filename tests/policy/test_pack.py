@@ -9,7 +9,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 from policy.rules import ALL_POLICIES, azure, kubernetes
 
 from .engine import PackServer, urn
-from .resources import COMPLIANT, DEPLOYMENT, STORAGE_ACCOUNT, changed
+from .resources import APP_SERVICE, COMPLIANT, DEPLOYMENT, METRICS_SERVICE, STORAGE_ACCOUNT, changed
 
 
 def test_the_pack_serves_every_policy_as_mandatory(pack: PackServer) -> None:
@@ -46,4 +46,22 @@ def test_an_image_unknown_at_preview_is_reported_not_passed(pack: PackServer) ->
     assert diagnostic.message == (
         "can't run policy 'k8s-image-by-digest' from policy pack 'aiapp-guardrails@v0.0.1' during preview: "
         "string value at .spec.template.spec.containers.0.image can't be known during preview"
+    )
+
+
+def test_the_stack_policy_blocks_a_second_public_service_whatever_its_label(pack: PackServer) -> None:
+    """What the engine asks once every resource is known (AnalyzeStack): the label that lets each Service
+    pass alone does not let two of them be public."""
+    one = [(kubernetes.SERVICE, APP_SERVICE, "app"), (kubernetes.SERVICE, METRICS_SERVICE, "metrics")]
+    assert pack.analyze_stack(one) == []
+    second = changed(APP_SERVICE, "spec.type", "NodePort")
+    assert pack.analyze(kubernetes.SERVICE, second, name="debug") == []  # each alone passes
+    diagnostics = pack.analyze_stack([*one, (kubernetes.SERVICE, second, "debug")])
+    assert {d.urn for d in diagnostics} == {urn(kubernetes.SERVICE, "app"), urn(kubernetes.SERVICE, "debug")}
+    for diagnostic in diagnostics:
+        assert (diagnostic.policy, diagnostic.enforcement) == ("k8s-one-exposed-service", "MANDATORY")
+    assert diagnostics[1].message == (
+        "At most one Service in the stack has type LoadBalancer or NodePort: the app's.\n"
+        "Service 'debug' (NodePort) is one of 2 Services exposed outside the cluster ('app' (LoadBalancer), "
+        "'debug' (NodePort)); at most one may be, the app's."
     )

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from policy.rules import ALL_POLICIES, azure, devops, kubernetes
+from policy.rules import ALL_POLICIES, RESOURCE_POLICIES, STACK_POLICIES, azure, devops, kubernetes
 from policy.rules.devops import name_looks_secret
 from policy.rules.tags import UnknownAzureType, takes_tags
 
-from .engine import run_policy
+from .engine import StackResource, run_policy, run_stack_policy, urn
 from .resources import (
     APP_SERVICE,
     BLOB_CONTAINER,
@@ -37,7 +37,8 @@ from .resources import (
     changed,
 )
 
-POLICIES: dict[str, ResourceValidationPolicy] = {policy.name: policy for policy in ALL_POLICIES}
+POLICIES: dict[str, ResourceValidationPolicy] = {policy.name: policy for policy in RESOURCE_POLICIES}
+STACK: dict[str, StackValidationPolicy] = {policy.name: policy for policy in STACK_POLICIES}
 POD = "spec.template.spec"
 C0 = f"{POD}.containers.0"
 WEB = "Deployment 'subject' container 'web'"
@@ -421,11 +422,76 @@ def test_policy_reports_exactly_the_expected_violations(case: Case) -> None:
     assert run_policy(POLICIES[case.policy], case.resource_type, case.props) == case.violations
 
 
+# --- stack policies: the policy, the stack's resources, each violation's exact (message, urn) ----------
+
+NODE_PORT = changed(APP_SERVICE, "spec.type", "NodePort")
+
+
+@dataclass(frozen=True)
+class StackCase:
+    policy: str
+    resources: list[StackResource]
+    violations: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def passes(self) -> bool:
+        return not self.violations
+
+
+STACK_CASES: dict[str, StackCase] = {
+    "one public Service and internal ones": StackCase(
+        "k8s-one-exposed-service",
+        [
+            (kubernetes.SERVICE, APP_SERVICE, "app"),
+            (kubernetes.SERVICE, METRICS_SERVICE, "metrics"),
+            (kubernetes.DEPLOYMENT, DEPLOYMENT, "app"),
+        ],
+    ),
+    "no public Service": StackCase("k8s-one-exposed-service", [(kubernetes.SERVICE, METRICS_SERVICE, "m")]),
+    # The label is no way around it: both carry app.kubernetes.io/component: web.
+    "a second public Service with the app's label": StackCase(
+        "k8s-one-exposed-service",
+        [
+            (kubernetes.SERVICE, APP_SERVICE, "app"),
+            (kubernetes.SERVICE, METRICS_SERVICE, "metrics"),
+            (kubernetes.SERVICE, NODE_PORT, "debug"),
+        ],
+        [
+            (
+                "Service 'app' (LoadBalancer) is one of 2 Services exposed outside the cluster ('app' "
+                "(LoadBalancer), 'debug' (NodePort)); at most one may be, the app's.",
+                urn(kubernetes.SERVICE, "app"),
+            ),
+            (
+                "Service 'debug' (NodePort) is one of 2 Services exposed outside the cluster ('app' "
+                "(LoadBalancer), 'debug' (NodePort)); at most one may be, the app's.",
+                urn(kubernetes.SERVICE, "debug"),
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STACK_CASES.values(), ids=STACK_CASES.keys())
+def test_stack_policy_reports_exactly_the_expected_violations(case: StackCase) -> None:
+    assert run_stack_policy(STACK[case.policy], case.resources) == case.violations
+
+
+def test_the_compliant_examples_together_pass_every_stack_policy() -> None:
+    stack = [(resource_type, props, f"r{i}") for i, (resource_type, props) in enumerate(COMPLIANT)]
+    assert kubernetes.SERVICE in {resource_type for resource_type, _, _ in stack}
+    found = {name: run_stack_policy(policy, stack) for name, policy in STACK.items()}
+    assert {name: violations for name, violations in found.items() if violations} == {}
+    assert found.keys() == STACK.keys()
+
+
 def test_every_policy_has_a_passing_and_a_violating_case() -> None:
-    unknown = {case.policy for case in CASES.values()} - POLICIES.keys()
+    all_cases: list[Case | StackCase] = [*CASES.values(), *STACK_CASES.values()]
+    unknown = {case.policy for case in all_cases} - POLICIES.keys() - STACK.keys()
     assert not unknown, f"cases name policies the pack does not have: {unknown}"
-    for name in POLICIES:
-        cases = [case for case in CASES.values() if case.policy == name]
+    assert {case.policy for case in CASES.values()} <= POLICIES.keys(), "a stack policy among CASES"
+    for name in [*POLICIES, *STACK]:
+        cases = [case for case in all_cases if case.policy == name]
         assert any(case.passes for case in cases), f"{name} has no passing case"
         assert any(not case.passes for case in cases), f"{name} has no violating case"
 
@@ -439,7 +505,8 @@ def test_compliant_examples_pass_every_policy(resource_type: str, props: dict[st
 
 
 def test_policies_are_uniquely_named_mandatory_and_explained() -> None:
-    assert len(POLICIES) == len(ALL_POLICIES), "two policies share a name"
+    assert len({policy.name for policy in ALL_POLICIES}) == len(ALL_POLICIES), "two policies share a name"
+    assert len(ALL_POLICIES) == len(POLICIES) + len(STACK)
     for policy in ALL_POLICIES:
         assert policy.enforcement_level is EnforcementLevel.MANDATORY, policy.name
         assert policy.description.endswith("."), policy.name

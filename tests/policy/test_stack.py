@@ -2,7 +2,7 @@
 pack exactly as the engine feeds it at `pulumi up`: not one diagnostic. So the program and the pack cannot
 drift apart; a failure here names the resource and the rule it breaks.
 
-The stack with the Azure DevOps side on (aiapp:pipelinesEnabled; tests/pipelines/support.py's two variants:
+The stack with the Azure DevOps side on (aiapp:pipelinesEnabled; tests/harness.py's two variants:
 Azure Repos + azblob:// state alone, GitHub + Pulumi Cloud beside the runtime) is fed through the pack too.
 """
 
@@ -16,8 +16,7 @@ import pytest
 from model.store import FileStore
 from policy.rules import azure, devops, kubernetes
 from policy.rules.tags import takes_tags
-from tests.harness import StackRun
-from tests.pipelines.support import PROGRAM_VARIANTS, ProgramVariant, run_program_with_pipelines
+from tests.harness import PROGRAM_VARIANTS, ProgramVariant, StackRun, run_program_with_pipelines
 
 from .engine import PackServer
 
@@ -73,6 +72,20 @@ def test_every_resource_passes_every_policy(stack: StackRun, pack: PackServer) -
     assert not found, f"{stack.stack} stack violates the policy pack:\n" + "\n".join(found)
 
 
+def stack_findings(stack: StackRun, pack: PackServer) -> list[str]:
+    """The stack policies, given every resource's outputs at once, as the engine runs them after an update."""
+    resources = [(r.type, r.outputs, r.name) for r in stack.resources if r.custom]
+    return [
+        f"[{d.policy}, {d.enforcement}] {d.urn}: {d.message}"
+        for d in pack.analyze_stack(resources, stack=stack.stack)
+    ]
+
+
+def test_the_whole_stack_passes_every_stack_policy(stack: StackRun, pack: PackServer) -> None:
+    found = stack_findings(stack, pack)
+    assert not found, f"{stack.stack} stack violates the policy pack:\n" + "\n".join(found)
+
+
 # ------------------------------------------------------------------------------------ with the pipelines
 
 # What the Azure DevOps side declares that a policy guards (plain-text secrets, the connections' scheme,
@@ -105,5 +118,5 @@ def test_every_resource_of_the_stack_with_pipelines_passes_every_policy(
     with_pipelines: tuple[ProgramVariant, StackRun], pack: PackServer
 ) -> None:
     variant, stack = with_pipelines
-    found = findings(stack, pack)
+    found = findings(stack, pack) + stack_findings(stack, pack)
     assert not found, f"{variant.name} stack violates the policy pack:\n" + "\n".join(found)
