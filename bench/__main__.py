@@ -206,14 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_on_signal)
     signal.signal(signal.SIGHUP, _raise_on_signal)
     group = ServerGroup()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        try:
             summary = run(options, group, Path(scratch))
-    except (BenchError, wrk.LoadError) as exc:
-        _say(f"FAILED: {exc}")
-        return 1
-    finally:
-        group.stop_all()
+        except (BenchError, wrk.LoadError) as exc:
+            _say(f"FAILED: {exc}")
+            return 1
+        finally:
+            group.stop_all()  # before the scratch directory (the servers' files) goes
     print(render(summary))
     line = json.dumps(summary, sort_keys=True)
     if options.out:

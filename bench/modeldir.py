@@ -25,10 +25,7 @@ def model_dir_for(named: Path | None, default: Path, scratch: Path) -> Path:
         return directory
     except ModelError as exc:
         if named is not None or (directory / MANIFEST_FILE).exists():
-            raise BenchError(
-                f"the model in {directory} cannot be served: {exc}; fetch one with "
-                f"`python -m model fetch --dest {directory}` (or `make model`)"
-            ) from None
+            raise BenchError(f"the model in {directory} cannot be served: {exc}") from None
     from model.registry import fetch, publish
     from model.store import open_store
     from model.train import train

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOCALHOST = "127.0.0.1"
+# Straight to 127.0.0.1: an HTTP(S)_PROXY in the environment must not route the probes elsewhere.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class BenchError(RuntimeError):
@@ -92,7 +94,7 @@ def http(method: str, url: str, body: bytes | None = None, timeout_s: float = 2.
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with _DIRECT.open(request, timeout=timeout_s) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -128,11 +130,15 @@ def predict_probe(body: bytes, expected_label: int) -> Callable[[Server], bool]:
         status, payload = http("POST", f"{server.base_url}/v1/predict", body, timeout_s=2.0)
         if status != 200:
             return False
-        answer = json.loads(payload)
-        prediction = answer["predictions"][0]
-        if prediction["label"] != expected_label or len(prediction["probabilities"]) != 10:
+        try:
+            prediction = json.loads(payload)["predictions"][0]
+            correct = prediction["label"] == expected_label and len(prediction["probabilities"]) == 10
+        except (ValueError, KeyError, IndexError, TypeError):
+            correct = False
+        if not correct:
             raise server.failure(
-                f"answered {answer!r}, expected label {expected_label} with 10 probabilities"
+                f"answered {payload[:300]!r} to the benchmark's digit; expected the contract's JSON with "
+                f"label {expected_label} and 10 probabilities"
             )
         return True
 

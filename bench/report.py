@@ -58,7 +58,7 @@ def headline(servers: Mapping[str, Any], start: Mapping[str, Any]) -> dict[str, 
 
 
 def check_targets(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each target whose figure was measured: {"value", "bound", "met"}."""
+    """Each target whose figure was measured: {"value", "target" (its text), "met"}."""
     checked: dict[str, dict[str, Any]] = {}
     for target in TARGETS:
         if target.key in figures:
@@ -104,7 +104,7 @@ def render(summary: Mapping[str, Any]) -> str:
         "wrk with 1 thread",
         f"{settings['workers']} worker(s) for every multi-process server (req/s at c16 by workers: {sweep}); "
         f"{settings['rounds']} interleaved rounds of {settings['duration_s']:g} s per figure, "
-        f"the least disturbed kept; {settings['warmup_s']:g} s warm-up; background load "
+        f"the median undisturbed one kept; {settings['warmup_s']:g} s warm-up; background load "
         f"{summary['load_before']['other_cores']} cores before, "
         f"{summary['load_after']['other_cores']} after; "
         f"waited {settings['waited_for_quiet_s']} s for quiet",
