@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 from flask import Flask, Response, request
 
-from app.errors import ApiError, error_response, json_response, register_error_handlers
+from app.errors import ApiError, error_response, json_bytes_response, json_response, register_error_handlers
+from app.fastlane import PredictFastLane
 from app.inference import CLASSES, DigitModel
 from app.inputs import parse_predict_request
 from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
+from app.prediction import PREDICT_PATH, predict_body
 from app.settings import Settings
 
 STATE_KEY = "digits"  # app.extensions[STATE_KEY] is the ServingState
-PROBABILITY_DECIMALS = 6
 
 
 class ServingState:
@@ -39,10 +39,11 @@ class ServingState:
         return self.model
 
 
-def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
+def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool = True) -> Flask:
     """The app. With load_model (the default) the model is loaded and verified now, and a bad model raises
     model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
-    makes it ready (tests use this to see /readyz answer 503, then 200)."""
+    makes it ready (tests use this to see /readyz answer 503, then 200). fast_lane=False leaves out
+    app.fastlane (tests compare the two: same bytes, same metrics)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     state = ServingState(settings, AppMetrics(CLASSES))
@@ -52,7 +53,8 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     register_error_handlers(app, settings.max_body_bytes)
     _register_routes(app, state)
     routes = [rule.rule for rule in app.url_map.iter_rules()]
-    app.wsgi_app = MetricsMiddleware(app.wsgi_app, state.metrics, routes)  # type: ignore[method-assign]
+    inner = PredictFastLane(app.wsgi_app, state) if fast_lane else app.wsgi_app
+    app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]
     return app
 
 
@@ -85,22 +87,12 @@ def _register_routes(app: Flask, state: ServingState) -> None:
     def openapi() -> Response:
         return Response(openapi_body, mimetype="application/json")
 
-    @app.route("/v1/predict", methods=["POST"], provide_automatic_options=False)
+    # The plain JSON case of this route is served by app.fastlane without Flask, through the same
+    # parse_json_body and predict_body: a change here must keep the two in step (tests/app/test_fastlane.py).
+    @app.route(PREDICT_PATH, methods=["POST"], provide_automatic_options=False)
     def predict() -> Response:
         model = state.require_model()
         features = parse_predict_request(
             request, settings.max_batch, settings.max_image_pixels, settings.max_body_bytes
         )
-        labels, probabilities = model.predict(features)
-        state.metrics.count_predictions(labels)
-        # float64 before rounding: a rounded float32 would print as 0.12345699965953827.
-        rounded = np.round(probabilities.astype(np.float64), PROBABILITY_DECIMALS).tolist()
-        return json_response(
-            {
-                "model": {"name": model.manifest.name, "version": model.manifest.version},
-                "predictions": [
-                    {"label": label, "probabilities": row}
-                    for label, row in zip(labels.tolist(), rounded, strict=True)
-                ],
-            }
-        )
+        return json_bytes_response(predict_body(model, features, state.metrics))

@@ -41,7 +41,7 @@ def parse_predict_request(
     mimetype = request.mimetype
     if mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json")):
         _buffer_streamed_body(request, max_body_bytes)
-        return _parse_json_body(request.get_data(cache=False), max_batch, max_image_pixels)
+        return parse_json_body(request.get_data(cache=False), max_batch, max_image_pixels)
     if mimetype == "multipart/form-data":
         _buffer_streamed_body(request, max_body_bytes)
         return _parse_multipart(request, max_batch, max_image_pixels)
@@ -78,7 +78,11 @@ def _buffer_streamed_body(request: Request, max_body_bytes: int) -> None:
     environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
 
 
-def _parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.ndarray:
+def parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.ndarray:
+    """A JSON body (bytes, any UTF-8/16/32) -> float32 [n, 64], or the ApiError the client gets.
+
+    Public because two callers share it: the Flask route (via parse_predict_request) and app.fastlane.
+    """
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError

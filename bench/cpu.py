@@ -21,7 +21,9 @@ def machine_busy_s() -> float:
     """Non-idle CPU seconds of the whole machine since boot (all cores)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle, iowait = values[3], values[4]
-    return (sum(values[:8]) - idle - iowait) / _TICKS  # guest time is already inside user
+    # user nice system idle iowait irq softirq steal: steal counts as busy, so a noisy neighbour VM shows up
+    # as other load too. Guest time is already inside user.
+    return (sum(values[:8]) - idle - iowait) / _TICKS
 
 
 def group_cpu_s(pgid: int) -> float:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from skl2onnx import to_onnx
+from threadpoolctl import threadpool_limits
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score
@@ -50,7 +51,10 @@ def fit_classifier(seed: int = SEED) -> tuple[Pipeline, np.ndarray, np.ndarray, 
     # and still only two small matrix products to serve.
     network = MLPClassifier(hidden_layer_sizes=(128,), alpha=1e-2, max_iter=2000, random_state=seed)
     classifier = make_pipeline(StandardScaler(), network)
-    classifier.fit(x_train, y_train)
+    # One BLAS thread: a multi-threaded matrix product sums in an order that depends on the thread count
+    # (and on what else in the process set it), and the weights' last bits, hence the digest, would follow.
+    with threadpool_limits(limits=1):
+        classifier.fit(x_train, y_train)
     return classifier, x_train, x_test, y_train, y_test
 
 

@@ -1,0 +1,231 @@
+"""app.fastlane: POST /v1/predict answered without Flask must be byte-for-byte the Flask answer, counted the
+same, and everything it does not serve (errors, multipart, chunked, oversized, other routes) goes to Flask."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.test import EnvironBuilder
+
+from app.factory import STATE_KEY
+from app.fastlane import PredictFastLane
+from tests.app.helpers import b64, render_digit
+from tests.conftest import Digits
+
+ZERO_ROW = [0] * 64
+MAX_BATCH = 4
+MAX_BODY = 4096
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def _request(
+    body: bytes,
+    content_type: str | None = "application/json",
+    *,
+    method: str = "POST",
+    path: str = "/v1/predict",
+    content_length: str | None = "auto",
+    chunked: bool = False,
+) -> dict[str, Any]:
+    """A WSGI environ as a server (gunicorn, granian) gives it: input_terminated, a fresh body stream."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.input_terminated": True,
+    }
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = content_type
+    if content_length == "auto" and not chunked:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    elif content_length not in (None, "auto"):
+        environ["CONTENT_LENGTH"] = content_length
+    if chunked:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    return environ
+
+
+def _multipart(blobs: list[bytes]) -> dict[str, Any]:
+    builder = EnvironBuilder(
+        path="/v1/predict",
+        method="POST",
+        data={"image": [(io.BytesIO(b), f"d{i}.png") for i, b in enumerate(blobs)]},
+    )
+    environ = builder.get_environ()
+    environ["wsgi.input_terminated"] = True
+    return environ
+
+
+def _call(app: Flask, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        started.append((status, list(headers)))
+
+    chunks: Iterable[bytes] = app.wsgi_app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
+    assert len(started) == 1
+    return started[0][0], started[0][1], body
+
+
+class FlaskCalls:
+    """Counts the requests the fast lane hands to Flask."""
+
+    def __init__(self, app: Flask) -> None:
+        lane = app.wsgi_app.wsgi_app  # MetricsMiddleware -> PredictFastLane
+        assert isinstance(lane, PredictFastLane)
+        self.count, inner = 0, lane.flask_wsgi_app
+
+        def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            self.count += 1
+            return inner(environ, start_response)
+
+        lane.flask_wsgi_app = counting
+
+
+@pytest.fixture
+def apps(app_factory: Callable[..., Flask]) -> tuple[Flask, Flask]:
+    """(fast lane on, pure Flask), each with its own metrics, small limits to reach them cheaply."""
+    limits = {"max_batch": MAX_BATCH, "max_body_bytes": MAX_BODY}
+    return app_factory(**limits), app_factory(fast_lane=False, **limits)
+
+
+def _cases(digits: Digits) -> list[tuple[str, Callable[[], dict[str, Any]], bool]]:
+    """(id, environ factory, served by the fast lane)."""
+    png = b64(render_digit(digits.x[3]))
+    rows = digits.x[:MAX_BATCH].tolist()
+    return [
+        ("one-instance", lambda: _request(_json({"instances": [rows[0]]})), True),
+        ("batch", lambda: _request(_json({"instances": rows})), True),
+        ("json-images", lambda: _request(_json({"images": [png]})), True),
+        ("charset", lambda: _request(_json({"instances": rows}), "application/json; charset=utf-8"), True),
+        ("upper-case-type", lambda: _request(_json({"instances": rows}), "Application/JSON"), True),
+        ("utf-16-body", lambda: _request(json.dumps({"instances": [ZERO_ROW]}).encode("utf-16")), True),
+        ("invalid-json", lambda: _request(b'{"instances": [[1, 2]'), False),
+        ("bad-utf", lambda: _request(b"\xff\xfe\x00"), False),
+        ("empty-body", lambda: _request(b""), False),
+        ("not-object", lambda: _request(b"[1]"), False),
+        ("unknown-key", lambda: _request(_json({"instances": [ZERO_ROW], "x": 1})), False),
+        ("short-row", lambda: _request(_json({"instances": [[1, 2]]})), False),
+        ("boolean", lambda: _request(_json({"instances": [[True] * 64]})), False),
+        ("out-of-range", lambda: _request(_json({"instances": [[17] * 64]})), False),
+        ("empty-batch", lambda: _request(_json({"instances": []})), False),
+        ("over-batch", lambda: _request(_json({"instances": [ZERO_ROW] * (MAX_BATCH + 1)})), False),
+        ("bad-base64", lambda: _request(_json({"images": ["%%%"]})), False),
+        ("not-an-image", lambda: _request(_json({"images": [b64(b"not a png")]})), False),
+        ("body-over-limit", lambda: _request(_json({"instances": [[1.0] * 64] * 40})), False),
+        ("chunked", lambda: _request(_json({"instances": rows}), chunked=True), False),
+        ("no-length", lambda: _request(_json({"instances": rows}), content_length=None), False),
+        ("short-body", lambda: _request(_json({"instances": rows}), content_length=str(MAX_BODY)), False),
+        ("padded-length", lambda: _request(b"{}", content_length=" 2"), False),
+        ("suffix-json", lambda: _request(_json({"instances": rows}), "application/vnd.digits+json"), False),
+        ("text-plain", lambda: _request(_json({"instances": rows}), "text/plain"), False),
+        ("no-type", lambda: _request(_json({"instances": rows}), None), False),
+        ("multipart", lambda: _multipart([render_digit(digits.x[5])]), False),
+        ("get-predict", lambda: _request(b"", None, method="GET"), False),
+        ("trailing-slash", lambda: _request(_json({"instances": rows}), path="/v1/predict/"), False),
+        ("healthz", lambda: _request(b"", None, method="GET", path="/healthz"), False),
+    ]
+
+
+def test_every_request_gets_the_flask_answer_and_only_plain_json_skips_flask(
+    apps: tuple[Flask, Flask], digits: Digits
+) -> None:
+    fast, pure = apps
+    flask_calls = FlaskCalls(fast)
+    for case_id, make_environ, served_fast in _cases(digits):
+        before = flask_calls.count
+        fast_answer, pure_answer = _call(fast, make_environ()), _call(pure, make_environ())
+        assert fast_answer == pure_answer, case_id  # status, the full header list in order, body bytes
+        assert (flask_calls.count == before) is served_fast, f"{case_id}: fast lane taken = {not served_fast}"
+        status, headers, body = fast_answer
+        assert dict(headers)["Content-Type"] == "application/json", case_id
+        assert dict(headers).get("X-Content-Type-Options") == "nosniff", case_id
+        assert int(dict(headers)["Content-Length"]) == len(body), case_id
+        if served_fast:
+            assert status == "200 OK" and json.loads(body)["predictions"], case_id
+
+
+def test_fast_answers_carry_the_same_headers_as_flask(apps: tuple[Flask, Flask]) -> None:
+    fast, pure = apps
+    _, fast_headers, _ = _call(fast, _request(_json({"instances": [ZERO_ROW]})))
+    _, pure_headers, _ = _call(pure, _request(_json({"instances": [ZERO_ROW]})))
+    assert [name for name, _ in fast_headers] == [name for name, _ in pure_headers]
+    assert [name for name, _ in fast_headers] == ["Content-Type", "Content-Length", "X-Content-Type-Options"]
+
+
+def test_metrics_count_fast_lane_requests_as_flask_does(apps: tuple[Flask, Flask], digits: Digits) -> None:
+    fast, pure = apps
+    flask_oks = 0
+    for _, make_environ, _ in _cases(digits):
+        _call(fast, make_environ())
+        environ = make_environ()
+        status, _, _ = _call(pure, environ)
+        flask_oks += environ["PATH_INFO"] == "/v1/predict" and status == "200 OK"
+
+    def counts(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        registry = app.extensions[STATE_KEY].metrics.registry
+        wanted = {"http_requests_total", "model_predictions_total", "http_request_duration_seconds_count"}
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in registry.collect()
+            for sample in family.samples
+            if sample.name in wanted
+        }
+
+    fast_counts = counts(fast)
+    assert fast_counts == counts(pure)  # by route, method and status; predictions by label
+    ok = (("method", "POST"), ("route", "/v1/predict"), ("status", "200"))
+    assert fast_counts[("http_requests_total", ok)] == flask_oks
+    assert fast_counts[("http_requests_total", (*ok[:2], ("status", "422")))] >= 6
+    assert sum(v for (name, _), v in fast_counts.items() if name == "model_predictions_total") > flask_oks
+
+
+def test_unloaded_model_goes_to_flask_for_its_503(app_factory: Callable[..., Flask]) -> None:
+    fast, pure = app_factory(load_model=False), app_factory(load_model=False, fast_lane=False)
+    flask_calls = FlaskCalls(fast)
+    fast_answer = _call(fast, _request(_json({"instances": [ZERO_ROW]})))
+    assert fast_answer == _call(pure, _request(_json({"instances": [ZERO_ROW]})))
+    assert fast_answer[0].startswith("503") and flask_calls.count == 1
+
+
+def test_a_bug_in_the_fast_lane_becomes_flasks_logged_500(
+    apps: tuple[Flask, Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, _ = apps
+    state = fast.extensions[STATE_KEY]
+
+    class BrokenModel:
+        manifest = state.model.manifest
+
+        def predict(self, features: Any) -> Any:
+            raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(state, "model", BrokenModel())
+    flask_calls = FlaskCalls(fast)
+    status, _, body = _call(fast, _request(_json({"instances": [ZERO_ROW]})))
+    assert status.startswith("500") and json.loads(body)["error"]["code"] == "internal_error"
+    assert flask_calls.count == 1  # handed over, not answered by the server's own 500 page
+    registry = state.metrics.registry
+    assert all(not registry.get_sample_value("model_predictions_total", {"label": str(k)}) for k in range(10))
