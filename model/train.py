@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from skl2onnx import to_onnx
-from threadpoolctl import threadpool_limits
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.datasets import load_digits
 from sklearn.metrics import accuracy_score
@@ -21,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 SEED = 2018
 TEST_FRACTION = 0.25
