@@ -12,17 +12,16 @@ import argparse
 import io
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from bench.body import reference_digit
 from bench.procs import BenchError
+from bench.timing import time_calls
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
 
@@ -60,20 +59,7 @@ def time_requests(application: WsgiApp, body: bytes, runs: int, warmup: int) -> 
         if not statuses[-1].startswith("200"):
             raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to the benchmark's request")
 
-    for _ in range(warmup):
-        one()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter_ns()
-        one()
-        timings.append((time.perf_counter_ns() - started) / 1000)
-    timings.sort()
-    return {
-        "runs": runs,
-        "p50_us": round(statistics.median(timings), 1),
-        "p99_us": round(timings[int(0.99 * (runs - 1))], 1),
-        "mean_us": round(statistics.fmean(timings), 1),
-    }
+    return time_calls(one, runs, warmup)
 
 
 def app_time_inprocess(

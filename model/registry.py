@@ -57,7 +57,7 @@ def latest_version(store: Store, name: str = DEFAULT_MODEL_NAME) -> str:
     if pointer is None:
         raise ModelNotFound(
             f"no {name!r} model is published in {store.url}: publish one with "
-            f"`python -m model publish --store {store.url}` (or `make publish`)"
+            f"`python -m model publish --store {store.url}` (`make model` publishes the reference model)"
         )
     try:
         return _check_version(str(json.loads(pointer[0])["version"]))
@@ -65,13 +65,19 @@ def latest_version(store: Store, name: str = DEFAULT_MODEL_NAME) -> str:
         raise IntegrityError(f"{name}/latest in {store.url} is corrupt: republish to repair it") from None
 
 
-def list_versions(store: Store, name: str = DEFAULT_MODEL_NAME) -> list[VersionInfo]:
-    """Every version, oldest first; incomplete ones (a model without a manifest) included and marked."""
+def _version_files(store: Store, name: str) -> dict[str, set[str]]:
+    """The file names under each version number, from one listing (no object is read)."""
     files: dict[str, set[str]] = {}
     for key in store.keys(f"{name}/"):
         parts = key.split("/")
         if len(parts) == 3 and parts[1].isdigit():
             files.setdefault(parts[1], set()).add(parts[2])
+    return files
+
+
+def list_versions(store: Store, name: str = DEFAULT_MODEL_NAME) -> list[VersionInfo]:
+    """Every version, oldest first; incomplete ones (a model without a manifest) included and marked."""
+    files = _version_files(store, name)
     try:
         latest = latest_version(store, name)
     except ModelNotFound:
@@ -136,7 +142,7 @@ def publish(
         _claim(store, manifest, model_bytes, explicit=True)
     else:
         while True:  # another publisher may claim the number we picked: take the next one
-            taken = [int(info.version) for info in list_versions(store, name)]
+            taken = [int(version) for version in _version_files(store, name)]  # claimed, complete or not
             manifest = manifest_for(str(max(taken, default=0) + 1))
             if _claim(store, manifest, model_bytes, explicit=False):
                 break

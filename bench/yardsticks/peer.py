@@ -11,17 +11,16 @@ Run: `MODEL_DIR=... uvicorn bench.yardsticks.peer:app --workers N --host 127.0.0
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import onnxruntime as ort
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.manifest import MODEL_FILE, verify_model_dir
+from app.inference import DigitModel
 
 Pixel = Annotated[float, Field(ge=0, le=16, allow_inf_nan=False)]
 Instance = Annotated[list[Pixel], Field(min_length=64, max_length=64)]
@@ -48,7 +47,7 @@ class PredictResponse(BaseModel):
 
 
 class _Loaded:
-    session: ort.InferenceSession
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
     model: ModelRef
 
 
@@ -56,16 +55,10 @@ loaded = _Loaded()
 
 
 def _load(model_dir: Path) -> None:
-    manifest = verify_model_dir(model_dir)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    loaded.session = ort.InferenceSession(
-        str(model_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
-    )
-    loaded.model = ModelRef(name=manifest.name, version=manifest.version)
+    # The app's own loader: the same verification and the same onnxruntime session settings.
+    model = DigitModel.load(model_dir)
+    loaded.predict = model.predict
+    loaded.model = ModelRef(name=model.manifest.name, version=model.manifest.version)
 
 
 @asynccontextmanager
@@ -80,7 +73,7 @@ app = FastAPI(lifespan=lifespan)
 @app.post("/v1/predict")
 async def predict(request: PredictRequest) -> PredictResponse:
     features = np.asarray(request.instances, dtype=np.float32)
-    labels, probabilities = loaded.session.run(["label", "probabilities"], {"input": features})
+    labels, probabilities = loaded.predict(features)
     predictions = [
         Prediction(label=label, probabilities=row)
         for label, row in zip(labels.tolist(), probabilities.tolist(), strict=True)
