@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pulumi
 from pulumi.runtime.config import is_config_secret
@@ -213,6 +213,28 @@ class _Reader:
         value = self._raw(key)
         return value is not None and value != ""
 
+    @overload
+    def text(
+        self,
+        key: str,
+        default: str,
+        *,
+        pattern: re.Pattern[str] | None = ...,
+        what: str = ...,
+        example: str = ...,
+    ) -> str: ...
+
+    @overload
+    def text(
+        self,
+        key: str,
+        default: None,
+        *,
+        pattern: re.Pattern[str] | None = ...,
+        what: str = ...,
+        example: str = ...,
+    ) -> str | None: ...
+
     def text(
         self,
         key: str,
@@ -222,6 +244,7 @@ class _Reader:
         what: str = "",
         example: str = "VALUE",
     ) -> str | None:
+        """The key's value, or `default` when it is unset or (after recording the problem) invalid."""
         value = self._raw(key)
         if value is None or value == "":
             return default
@@ -430,8 +453,7 @@ def _load_model_store(r: _Reader) -> ModelStoreSettings:
             pattern=CONTAINER_RE,
             what="a blob container name (3-63 lowercase letters, digits, single hyphens)",
             example="models",
-        )
-        or "models",
+        ),
         soft_delete_days=r.integer("modelSoftDeleteDays", 7, 1, 365),
         data_scientists_group=r.text(
             "dataScientistsGroupObjectId",
@@ -490,8 +512,7 @@ def _load_model(r: _Reader) -> ModelSettings:
             pattern=re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$"),
             what="a model name (lowercase letters, digits, - and _)",
             example="digits",
-        )
-        or "digits",
+        ),
         version=version,
         source=r.choice("modelSource", "store", MODEL_SOURCES),
     )
@@ -505,16 +526,14 @@ def _load_cluster(r: _Reader) -> ClusterSettings:
             pattern=re.compile(r"^1\.[0-9]{2}(\.[0-9]+)?$"),
             what="a Kubernetes version such as 1.33 or 1.33.3",
             example="1.33",
-        )
-        or "1.33",
+        ),
         vm_size=r.text(
             "nodeVmSize",
             "Standard_D2s_v5",
             pattern=re.compile(r"^Standard_[A-Za-z0-9_]+$"),
             what="an Azure VM size such as Standard_D2s_v5",
             example="Standard_D2s_v5",
-        )
-        or "Standard_D2s_v5",
+        ),
         min_nodes=r.integer("nodeMinCount", 1, 1, 100),
         max_nodes=r.integer("nodeMaxCount", 3, 1, 100),
         tier=r.choice("aksTier", "Free", AKS_TIERS),
