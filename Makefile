@@ -17,7 +17,7 @@ APT_TOOLS := buildah debootstrap wrk
 # apt needs root: CI here runs as root, hosted build agents have password-less sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help venv tools model serve test lint fmt image bench clean
+.PHONY: help venv tools model serve test lint fmt docs image bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ lint: venv ## ruff lint and format check
 fmt: venv ## ruff format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+docs: venv ## rewrite the README's tables of aiapp:* keys from infra/config/ (a test fails when they differ)
+	$(PY) -m infra.config
 
 clean: ## remove build outputs and caches (keeps .venv, node_modules and the model store)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis .coverage

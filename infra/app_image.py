@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra import acr_login, content_tag, model_source, project, source_version
-from infra.config import ImageSettings, ModelSettings
+from infra.config.runtime import ImageSettings, ModelSettings
 
 PLATFORM = "linux/amd64"  # the AKS node pool's VM sizes are x86-64
 DOCKERFILE = "app/Dockerfile"

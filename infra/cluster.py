@@ -11,8 +11,8 @@ import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import containerservice
 
-from infra import identity
-from infra.config import ClusterSettings, StackSettings
+from infra import azure_ids, identity
+from infra.config.runtime import ClusterSettings, StackSettings
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,7 @@ class ClusterArgs:
 # The AKS server application (the audience of tokens the API server accepts with Entra ID on), and the login
 # kubelogin uses: the Azure CLI's, i.e. whoever runs pulumi (a person's `az login`, the pipeline's federated
 # identity under AzureCLI@2). The token is minted when the provider talks to the cluster, never stored.
-AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
-KUBELOGIN_ARGS = ("get-token", "--login", "azurecli", "--server-id", AKS_SERVER_APP_ID)
+KUBELOGIN_ARGS = ("get-token", "--login", "azurecli", "--server-id", azure_ids.AKS_SERVER_APP_ID)
 KUBECONFIG_USER = "pulumi-deployer"
 
 
@@ -133,7 +132,7 @@ class Cluster(pulumi.ComponentResource):
         self.acr_pull = identity.assign_role(
             f"{name}-kubelet-acrpull",
             scope=args.registry_id,
-            role=identity.ACR_PULL,
+            role=azure_ids.ACR_PULL,
             principal=identity.Principal(kubelet.object_id, "ServicePrincipal"),
             subscription_id=args.azure.subscription_id,
             description="AKS nodes pull the app image.",
@@ -142,7 +141,7 @@ class Cluster(pulumi.ComponentResource):
         self.deployer_access = identity.assign_role(
             f"{name}-deployer-rbac-admin",
             scope=cluster.id,
-            role=identity.AKS_RBAC_CLUSTER_ADMIN,
+            role=azure_ids.AKS_RBAC_CLUSTER_ADMIN,
             principal=args.azure.deployer,
             subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` creates the app's namespace and workload.",

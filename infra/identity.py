@@ -1,4 +1,5 @@
-"""Who may do what: built-in Azure role ids and one way to assign them (always with a principal type)."""
+"""Who runs `pulumi up`, and the one way to assign a role (always with a principal type, and a condition when
+the role lets its holder grant roles). The role ids are in infra/azure_ids.py."""
 
 from __future__ import annotations
 
@@ -7,24 +8,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import authorization
 
-from infra.config import DeployerSettings
-
-# Built-in role definition ids (the same in every tenant). The reader roles are for read-only identities,
-# such as the pull-request preview's.
-ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
-ACR_PUSH = "8311e382-0749-4cb8-b61a-304f252e45ec"
-STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
-STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
-AKS_CLUSTER_USER = "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
-
-
-# First-party Entra applications through which people sign in: a deployment whose token was issued to one of
-# these runs as a user; any other client id is a service principal (a pipeline's federated identity, say).
-USER_SIGN_IN_APPS = {
-    "04b07795-8ddb-461a-bbee-02f9e1bf7b46",  # Azure CLI
-    "1950a258-227b-4e31-a9cf-717495945fc2",  # Azure PowerShell
-}
+from infra.azure_ids import USER_SIGN_IN_APPS
+from infra.config.runtime import DeployerSettings
 
 
 @dataclass(frozen=True)
@@ -71,7 +56,10 @@ def assign_role(
     subscription_id: pulumi.Input[str],
     description: str,
     opts: pulumi.ResourceOptions,
+    condition: str | None = None,
 ) -> authorization.RoleAssignment:
+    """condition: an ABAC condition (version 2.0) that limits what the role allows, e.g. which roles an RBAC
+    administrator may assign."""
     return authorization.RoleAssignment(
         name,
         scope=scope,
@@ -79,5 +67,7 @@ def assign_role(
         principal_id=principal.object_id,
         principal_type=principal.principal_type,
         description=description,
+        condition=condition,
+        condition_version="2.0" if condition else None,
         opts=opts,
     )

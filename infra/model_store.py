@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import resources, storage
 
-from infra import identity
-from infra.config import ModelStoreSettings, StackSettings
+from infra import azure_ids, identity
+from infra.config.runtime import ModelStoreSettings, StackSettings
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ModelStore(pulumi.ComponentResource):
         self.deployer_access = identity.assign_role(
             f"{name}-deployer-blob-contributor",
             scope=account.id,
-            role=identity.STORAGE_BLOB_DATA_CONTRIBUTOR,
+            role=azure_ids.STORAGE_BLOB_DATA_CONTRIBUTOR,
             principal=args.azure.deployer,
             subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` reads models to build images, and may publish.",
@@ -85,7 +85,7 @@ class ModelStore(pulumi.ComponentResource):
             identity.assign_role(
                 f"{name}-publishers-blob-contributor",
                 scope=container.id,
-                role=identity.STORAGE_BLOB_DATA_CONTRIBUTOR,
+                role=azure_ids.STORAGE_BLOB_DATA_CONTRIBUTOR,
                 principal=identity.Principal(args.store.data_scientists_group, "Group"),
                 subscription_id=args.azure.subscription_id,
                 description="Data scientists publish models into the model container.",

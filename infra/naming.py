@@ -6,7 +6,7 @@ import hashlib
 
 import pulumi
 
-from infra.config import StackSettings
+from infra.config.runtime import StackSettings
 
 
 def dns_label(stack: StackSettings, subscription_id: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import containerregistry
 
-from infra import identity
-from infra.config import RegistrySettings, StackSettings
+from infra import azure_ids, identity
+from infra.config.runtime import RegistrySettings, StackSettings
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Registry(pulumi.ComponentResource):
         self.push_role = identity.assign_role(
             f"{name}-deployer-acrpush",
             scope=acr.id,
-            role=identity.ACR_PUSH,
+            role=azure_ids.ACR_PUSH,
             principal=args.azure.deployer,
             subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` pushes the app image.",

@@ -56,7 +56,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget, PodDisruptionBudgetSpecArgs
 
-from infra.config import StackSettings, WorkloadSettings
+from infra.config.runtime import StackSettings, WorkloadSettings
 
 APP = "aiapp"
 APP_PORT = 8080  # the app's HTTP port (env PORT); the only port the Service exposes

@@ -75,6 +75,7 @@ import base64
 import hashlib
 import itertools
 import json
+import re
 import runpy
 import shutil
 import sys
@@ -549,12 +550,12 @@ def _fake_docker_login(run: StackRun) -> Callable[[str, str, str], None]:
 
 
 def _redirected_open_store(run: StackRun, store_url: str) -> Callable[[str], Any]:
-    from infra.devops_settings import BLOB_STORE_URL_RE
+    from infra.config.shapes import BLOB_STORE_URL
     from model.store import open_store
 
     def open_mocked_store(url: str) -> Any:
         run.store_urls.append(url)
-        if not BLOB_STORE_URL_RE.match(url):  # Azure's container rule, as the program checks it
+        if not re.match(BLOB_STORE_URL, url):  # Azure's container rule, as the program checks it
             raise AssertionError(
                 f"the program opened {url!r}, not a blob container URL of its storage account"
             )

@@ -65,8 +65,9 @@ pulumi_login() {
 # the update needs late (kubelogin's for AKS, once the cluster exists; ARM's for the ACR exchange) now. They go
 # to az's own cache (removed when AzureCLI@2 ends), never to the log. Microsoft's advice for AADSTS700024:
 # https://learn.microsoft.com/azure/devops/pipelines/release/troubleshoot-workload-identity
-AKS_SERVER_APP_ID="6dae42f8-4368-4678-94ff-3960e28e3630"
+# AKS_SERVER_APP_ID (the AKS Entra server application) comes from the variable group: infra/azure_ids.py.
 warm_token_cache() {
+  require_vars AKS_SERVER_APP_ID
   if ! command -v az >/dev/null; then
     echo "##vso[task.logissue type=warning]az is not on PATH: tokens are not cached ahead (run in AzureCLI@2)" >&2
     return 0

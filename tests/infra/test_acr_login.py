@@ -20,7 +20,8 @@ import yaml
 
 from infra import acr_login, entra
 from infra.acr_login import AcrLoginError, docker_login, exchange_url, login_for_push, request_refresh_token
-from infra.cluster import AKS_SERVER_APP_ID, kubelogin_kubeconfig
+from infra.azure_ids import AKS_SERVER_APP_ID
+from infra.cluster import kubelogin_kubeconfig
 
 
 class FakeAcr:

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from infra.config import ConfigError, Settings, load_settings
-from infra.pipelines import AzureBlobState, AzureReposSource, GitHubSource, PulumiCloudState
+from infra.config.devops import AzureBlobState, AzureReposSource, GitHubSource, PulumiCloudState
 from tests import harness
 from tests.harness import (
     AZURE_REPOS_AZBLOB,
@@ -65,11 +65,16 @@ def test_pipelines_with_azure_repos_and_self_managed_state_and_every_default() -
         True,
     )
     assert devops.source == AzureReposSource(repository_name="aiapp", existing=False, import_url=None)
-    assert devops.state == AzureBlobState(STATE_ACCOUNT_ID, "pulumi-state", STATE_VAULT_ID, "pulumi-state")
+    assert devops.state == AzureBlobState(
+        storage_account_id=STATE_ACCOUNT_ID,
+        container_name="pulumi-state",
+        key_vault_id=STATE_VAULT_ID,
+        key_name="pulumi-state",
+    )
     assert devops.deploy_scopes == (SUBSCRIPTION_SCOPE,)
     assert devops.identity_resource_group == "aiapp-cicd"
     assert devops.stacks == {"dev": "dev", "prod": "prod"}
-    assert devops.model_store_url == MODEL_STORE_URL == settings.model_store.existing_url
+    assert settings.model_store.existing_url == MODEL_STORE_URL
     assert (devops.subscription_name, devops.model_store_scope, devops.prod_approvers) == (None, None, ())
 
 
@@ -108,8 +113,15 @@ def test_every_optional_pipelines_key_is_read() -> None:
     devops = settings.pipelines
     assert devops is not None
     assert (devops.project_name, devops.create_project) == ("AI app", False)
-    assert devops.source == AzureReposSource("ai-app", False, "https://github.com/contoso/aiapp.git")
-    assert devops.state == AzureBlobState(STATE_ACCOUNT_ID, "state", STATE_VAULT_ID, "stack-secrets")
+    assert devops.source == AzureReposSource(
+        repository_name="ai-app", existing=False, import_url="https://github.com/contoso/aiapp.git"
+    )
+    assert devops.state == AzureBlobState(
+        storage_account_id=STATE_ACCOUNT_ID,
+        container_name="state",
+        key_vault_id=STATE_VAULT_ID,
+        key_name="stack-secrets",
+    )
     assert devops.subscription_name == "Contoso Production"
     assert devops.stacks == {"dev": "ml-dev", "prod": "ml-prod"}
     assert devops.model_store_scope == scope

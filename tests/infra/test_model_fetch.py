@@ -87,14 +87,14 @@ def test_the_reference_model_option_builds_without_touching_the_store(
 
 def test_component_level_run_component_works_for_other_helpers() -> None:
     """run_component: one component in a fresh mock stack, its returned mapping resolved as outputs."""
-    from infra.config import RegistrySettings, StackSettings
+    from infra.config.runtime import RegistrySettings, StackSettings
     from infra.identity import AzureContext, Principal
     from infra.registry import Registry, RegistryArgs
 
     def build() -> dict:
-        stack = StackSettings("dev", "westeurope", "aiapp", "dev", "team")
+        stack = StackSettings(stack="dev", environment="dev", owner="team")
         azure = AzureContext("sub", "tenant", Principal("someone", "User"))
-        registry = Registry("acr", RegistryArgs("rg", stack, RegistrySettings("Premium"), azure))
+        registry = Registry("acr", RegistryArgs("rg", stack, RegistrySettings(sku="Premium"), azure))
         return {"login_server": registry.login_server}
 
     run = harness.run_component(build)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from infra import config as stack_config
-from infra.pipelines import (
+from infra.config.devops import RELEASE_ENVIRONMENTS as ENVIRONMENTS
+from infra.pipelines.names import (
     CI_YAML,
     DEPLOY_CONNECTION,
     DEPLOY_VARIABLE_GROUP,
-    ENVIRONMENTS,
     MAIN_BRANCH,
     MODEL_VERSION_CONFIG_KEY,
     PREVIEW_CONNECTION,

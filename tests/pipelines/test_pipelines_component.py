@@ -1,49 +1,47 @@
-"""infra/pipelines.py under Pulumi's mocks (tests/harness.py): what the Azure DevOps and Azure sides get."""
+"""infra/pipelines/ under Pulumi's mocks (tests/harness.py): what the Azure DevOps and Azure sides get."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pulumi
 import pytest
+from pydantic import ValidationError
 
-from infra.config import ConfigError, load_settings
-from infra.devops_settings import (
-    AzureBlobState,
-    AzureReposSource,
-    GitHubSource,
-    PipelinesArgsError,
-    PulumiCloudState,
-)
-from infra.identity import (
+from infra.azure_ids import (
     ACR_PUSH,
     AKS_CLUSTER_USER,
     AKS_RBAC_CLUSTER_ADMIN,
+    AKS_RBAC_READER,
+    AKS_SERVER_APP_ID,
+    CONTRIBUTOR,
+    KEY_VAULT_CRYPTO_USER,
+    RBAC_ADMINISTRATOR,
+    READER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
-    AzureContext,
-    Principal,
 )
-from infra.pipelines import (
-    AKS_RBAC_READER,
-    CONTRIBUTOR,
-    DEFAULT_ASSIGNABLE_ROLES,
+from infra.config import ConfigError, load_settings
+from infra.config.devops import (
+    RELEASE_ENVIRONMENTS,
+    AzureBlobState,
+    AzureReposSource,
+    GitHubSource,
+    PipelinesSettings,
+    PulumiCloudState,
+)
+from infra.config.runtime import StackSettings
+from infra.identity import AzureContext, Principal
+from infra.pipelines import Pipelines, PipelinesArgs, pipelines_args
+from infra.pipelines.args import DEFAULT_ASSIGNABLE_ROLES
+from infra.pipelines.grants import PRIVILEGED_ROLES, STATE_DECRYPT_DATA_ACTIONS
+from infra.pipelines.names import (
     DEPLOY_CONNECTION,
-    ENVIRONMENTS,
-    KEY_VAULT_CRYPTO_USER,
     MAIN_BRANCH,
     MODEL_VERSION_CONFIG_KEY,
     PREVIEW_CONNECTION,
-    PRIVILEGED_ROLES,
-    RBAC_ADMINISTRATOR,
-    READER,
-    STATE_DECRYPT_DATA_ACTIONS,
-    Pipelines,
-    PipelinesArgs,
-    pipelines_args,
 )
 from policy.rules import RESOURCE_POLICIES, STACK_POLICIES
 from tests.harness import (
@@ -119,38 +117,32 @@ def github_source(secret: bool = True) -> GitHubSource:
     )
 
 
+def devops_settings(**overrides: Any) -> PipelinesSettings:
+    """Realistic settings (Azure Repos, self-managed state); override any field."""
+    base: dict[str, Any] = {
+        "organization_url": ORG_URL,
+        "project_name": "AI app",
+        "state": blob_state(),
+        "identity_resource_group": "aiapp-cicd",
+        "deploy_scopes": (DEV_SCOPE, PROD_SCOPE),
+    }
+    return PipelinesSettings(**{**base, **overrides})
+
+
 def make_args(**overrides: Any) -> PipelinesArgs:
-    """Realistic args (Azure Repos, self-managed state); override any field."""
-    base = PipelinesArgs(
-        organization_url=ORG_URL,
-        project_name="AI app",
-        source=AzureReposSource(),
-        state=blob_state(),
-        tenant_id=TENANT_ID,
-        subscription_id=SUBSCRIPTION_ID,
-        identity_resource_group="aiapp-cicd",
-        location="westeurope",
-        deploy_scopes=(DEV_SCOPE, PROD_SCOPE),
+    """The component's args around devops_settings(**overrides), for the cicd stack of prod's tenant."""
+    return PipelinesArgs(
+        devops=devops_settings(**overrides),
+        stack=StackSettings(stack=CICD_STACK, environment="prod", owner="team-ai@example.com"),
+        azure=AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User")),
+        model_name="digits",
         model_store_url=MODEL_STORE_URL,
-        tags={"owner": "team-ai@example.com", "environment": "prod"},
     )
-    return replace(base, **overrides)
 
 
 def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -> StackRun:
     """The component alone, in a mock stack; its outputs as the run's outputs."""
-
-    def build() -> dict[str, Any]:
-        component = Pipelines("cicd", args or make_args())
-        return {
-            "project_url": component.project_url,
-            "ci_pipeline_url": component.ci_pipeline_url,
-            "release_pipeline_url": component.release_pipeline_url,
-            "deploy_principal_id": component.deploy_principal_id,
-            "preview_principal_id": component.preview_principal_id,
-        }
-
-    return run_component(build, preview=preview)
+    return run_component(lambda: Pipelines("cicd", args or make_args()).exports, preview=preview)
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +303,7 @@ def test_only_main_may_use_the_deploy_connection_its_variables_and_the_environme
 
 def test_environments_dev_and_prod_one_release_at_a_time_and_no_approval_by_default(run: StackRun) -> None:
     environments = run.of_type(DEVOPS_ENVIRONMENT)
-    assert sorted(e.inputs["name"] for e in environments) == sorted(ENVIRONMENTS)
+    assert sorted(e.inputs["name"] for e in environments) == sorted(RELEASE_ENVIRONMENTS)
     locks = {
         (c.inputs["targetResourceType"], c.inputs["targetResourceId"])
         for c in run.of_type(DEVOPS_EXCLUSIVE_LOCK)
@@ -433,6 +425,7 @@ def test_the_variable_groups_carry_the_settings_of_self_managed_state(run: Stack
         assert (values["PULUMI_STACK_DEV"], values["PULUMI_STACK_PROD"]) == ("dev", "prod")
         assert values["MODEL_STORE"] == "https://aiappmodels.blob.core.windows.net/models"
         assert values["MODEL_VERSION_CONFIG_KEY"] == MODEL_VERSION_CONFIG_KEY
+        assert values["AKS_SERVER_APP_ID"] == AKS_SERVER_APP_ID  # lib.sh's token warm-up reads it here
         assert not any(v.get("isSecret") for v in variables.values()), "self-managed state needs no secret"
 
 
@@ -524,53 +517,31 @@ def test_under_preview_the_same_resources_are_declared() -> None:
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    "change, field",
     [
         ({"organization_url": "https://example.com/contoso"}, "organization_url"),
-        ({"deploy_scopes": ()}, "deploy_scopes is empty"),
-        ({"deploy_scopes": ("/subscriptions/nope",)}, "deploy scope '/subscriptions/nope'"),
-        ({"assignable_roles": (*DEFAULT_ASSIGNABLE_ROLES, CONTRIBUTOR)}, "can grant access or own resources"),
-        ({"stacks": {"dev": "dev"}}, "stacks must name exactly the environments dev, prod"),
-        ({"model_store_url": "https://example.com/models"}, "model_store_url"),
-        ({"prod_approvers": ("alice",)}, "prod approver 'alice'"),
-        ({"tags": {"owner": "team"}}, "tags must include 'environment'"),
+        ({"deploy_scopes": ()}, "deploy_scopes"),
+        ({"deploy_scopes": ("/subscriptions/nope",)}, "deploy_scopes"),
+        ({"stacks": {"dev": "dev"}}, "stacks"),
+        ({"prod_approvers": ("alice",)}, "prod_approvers"),
+        ({"source": github_source().model_dump() | {"repository": "contoso"}}, "source"),
+        (
+            {"source": {"kind": "azure-repos", "existing": True, "import_url": "https://x.org/y.git"}},
+            "source",
+        ),
+        ({"state": blob_state().model_dump() | {"storage_account_id": "aiappstate"}}, "state"),
+        ({"state": blob_state().model_dump() | {"key_vault_id": STATE_ACCOUNT_ID}}, "state"),
     ],
 )
-def test_bad_args_fail_before_any_resource_with_a_message_naming_the_field(
-    change: dict, message: str
-) -> None:
-    with pytest.raises(PipelinesArgsError, match=re.escape(message)):
-        make_args(**change)
+def test_settings_with_a_bad_value_cannot_be_built(change: dict, field: str) -> None:
+    """The component trusts its typed args: a bad value cannot get that far, however the settings are made."""
+    with pytest.raises(ValidationError) as caught:
+        devops_settings(**change)
+    assert {error["loc"][0] for error in caught.value.errors()} == {field}
 
 
-@pytest.mark.parametrize(
-    "build, message",
-    [
-        (lambda: GitHubSource("contoso", GITHUB_PAT, GITHUB_PAT), "pass it as owner/name"),
-        (lambda: AzureReposSource(existing=True, import_url="https://github.com/x/y.git"), "import_url only"),
-        (lambda: replace(blob_state(), storage_account_id="aiappstate"), "storage_account_id 'aiappstate'"),
-        (lambda: replace(blob_state(), key_vault_id=STATE_ACCOUNT_ID), "key_vault_id"),
-    ],
-)
-def test_bad_source_or_state_fails_with_a_message(build, message: str) -> None:
-    with pytest.raises(PipelinesArgsError, match=re.escape(message)):
-        build()
-
-
-def _component_accepts(build: Callable[[], Any]) -> bool:
-    try:
-        build()
-    except PipelinesArgsError:
-        return False
-    return True
-
-
-def _config_accepts(values: dict[str, str], stack: str = "dev") -> bool:
-    try:
-        load_settings({"owner": "team-ai@example.com", **values}.get, stack_name=stack)
-    except ConfigError:
-        return False
-    return True
+def test_the_deploy_identity_can_never_be_allowed_a_privileged_role() -> None:
+    assert not {role.lower() for role in DEFAULT_ASSIGNABLE_ROLES} & PRIVILEGED_ROLES
 
 
 @pytest.mark.parametrize(
@@ -587,26 +558,22 @@ def _config_accepts(values: dict[str, str], stack: str = "dev") -> bool:
         ("Models", False),  # lowercase
     ],
 )
-def test_config_and_the_component_check_a_blob_container_with_the_same_rule(
-    container: str, valid: bool
-) -> None:
-    """One set of patterns (infra/devops_settings.py): what config accepts, no component refuses."""
+def test_every_key_holding_a_blob_container_checks_it_with_the_same_rule(container: str, valid: bool) -> None:
+    """One shape (infra/config/shapes.py): the store URL, the model container and the state container."""
+    values = {k.removeprefix("aiapp:"): v for k, v in AZURE_REPOS_AZBLOB.items()}
     url = f"https://aiappmodels.blob.core.windows.net/{container}"
-    verdicts = {
-        "PipelinesArgs.model_store_url": _component_accepts(lambda: make_args(model_store_url=url)),
-        "AzureBlobState.container_name": _component_accepts(
-            lambda: replace(blob_state(), container_name=container)
-        ),
-        "aiapp:modelStoreUrl": _config_accepts({"modelStoreUrl": url}),
-        "aiapp:modelContainer": _config_accepts({"modelContainer": container}),
-        "aiapp:stateContainerName": _config_accepts(
-            {
-                **{k.removeprefix("aiapp:"): v for k, v in AZURE_REPOS_AZBLOB.items()},
-                "stateContainerName": container,
-            },
-            stack=CICD_STACK,
-        ),
-    }
+    verdicts = {}
+    for key, value, stack in [
+        ("modelStoreUrl", url, "dev"),
+        ("modelContainer", container, "dev"),
+        ("stateContainerName", container, CICD_STACK),
+    ]:
+        base = values if stack == CICD_STACK else {"owner": "team-ai@example.com"}
+        try:
+            load_settings({**base, key: value}.get, stack_name=stack)
+            verdicts[key] = True
+        except ConfigError:
+            verdicts[key] = False
     assert verdicts == dict.fromkeys(verdicts, valid)
 
 
@@ -614,14 +581,14 @@ def test_pipelines_args_come_from_the_settings_and_the_login_only_when_enabled()
     azure = AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User"))
     values = {k.removeprefix("aiapp:"): v for k, v in AZURE_REPOS_AZBLOB.items()}
     args = pipelines_args(load_settings(values.get, stack_name=CICD_STACK), azure)
-    assert (args.organization_url, args.model_store_url, args.tenant_id) == (
+    assert (args.devops.organization_url, args.model_store_url, args.azure.tenant_id) == (
         ORG_URL,
         MODEL_STORE_URL,
         TENANT_ID,
     )
-    assert args.tags == {"owner": "team-ai@example.com", "environment": "prod", "app": "aiapp"}
+    assert args.stack.tags == {"owner": "team-ai@example.com", "environment": "prod", "app": "aiapp"}
     without = load_settings({"owner": "team-ai@example.com"}.get, stack_name="dev")
-    with pytest.raises(PipelinesArgsError, match="aiapp:pipelinesEnabled is not true"):
+    with pytest.raises(ValueError, match="aiapp:pipelinesEnabled is not true"):
         pipelines_args(without, azure)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.azure_ids import AKS_SERVER_APP_ID
 from model.manifest import Manifest
 from model.store import FileStore
 from tests.conftest import LiveApp, serve_app
@@ -92,6 +93,7 @@ def agent(tmp_path: Path) -> Agent:
         "idToken": "oidc-token-from-azure-devops",
         # the variable group and the pipeline
         "AZURE_SUBSCRIPTION_ID": "11111111-2222-4333-8444-555555555555",
+        "AKS_SERVER_APP_ID": AKS_SERVER_APP_ID,
         "PULUMI_BACKEND_URL": "azblob://pulumi?storage_account=aiappstate",
         "PULUMI_STACK_DEV": "dev",
         "PULUMI_STACK_PROD": "contoso/aiapp/prod",

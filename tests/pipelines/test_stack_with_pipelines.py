@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from infra.pipelines import DEPLOY_CONNECTION, PREVIEW_CONNECTION
+from infra.pipelines.names import DEPLOY_CONNECTION, PREVIEW_CONNECTION
 from model.store import FileStore
 from tests import harness
 from tests.harness import (
