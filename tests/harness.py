@@ -831,7 +831,7 @@ def render_manifests(run: StackRun, out_dir: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------------- the Azure DevOps side
 
-# Resource type tokens of what infra/pipelines.py declares.
+# Resource type tokens of what infra/pipelines/ declares.
 DEVOPS_PROJECT = "azuredevops:index/project:Project"
 DEVOPS_GIT = "azuredevops:index/git:Git"
 DEVOPS_AZURERM = "azuredevops:index/serviceEndpointAzureRM:ServiceEndpointAzureRM"
@@ -864,7 +864,7 @@ GITHUB_PAT = "ghp_" + "G" * 36
 COMMENT_TOKEN = "github_pat_" + "C" * 30
 SECRETS = (DEPLOY_TOKEN, PREVIEW_TOKEN, GITHUB_PAT, COMMENT_TOKEN)
 
-# The stack that declares the Azure DevOps side: one the release does not deploy (see infra/config.py).
+# The stack that declares the Azure DevOps side: one the release does not deploy (see infra/config/devops.py).
 CICD_STACK = "cicd"
 
 # Azure Repos, self-managed state; a stack of the Azure DevOps side only (no runtime).

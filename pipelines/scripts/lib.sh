@@ -10,7 +10,7 @@ fail() {
 require_vars() {
   local name
   for name in "$@"; do
-    [ -n "${!name:-}" ] || fail "$name is not set: it comes from the pipeline's variable group (infra/pipelines.py)"
+    [ -n "${!name:-}" ] || fail "$name is not set: it comes from the pipeline's variable group (infra/pipelines/devops.py)"
   done
 }
 
