@@ -12,6 +12,7 @@ from app.inference import CLASSES, DigitModel
 from app.inputs import parse_predict_request
 from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
+from app.page import register_page
 from app.prediction import PREDICT_PATH, predict_body
 from app.settings import Settings
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool =
         state.load_model()
     register_error_handlers(app, settings.max_body_bytes)
     _register_routes(app, state)
+    register_page(app)
     routes = [rule.rule for rule in app.url_map.iter_rules()]
     inner = PredictFastLane(app.wsgi_app, state) if fast_lane else app.wsgi_app
     app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]

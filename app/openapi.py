@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.page import PAGE_FILES
 from app.settings import Settings
 
 ERROR_CODES = (
@@ -163,6 +164,26 @@ def _schemas(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _page_paths() -> dict[str, Any]:
+    """The page's routes (app/page.py): static files, revalidated by ETag."""
+    return {
+        page_file.path: {
+            "get": {
+                "operationId": page_file.operation_id,
+                "summary": page_file.summary,
+                "responses": {
+                    "200": {
+                        "description": "the file, with an ETag and a Content-Security-Policy",
+                        "content": {page_file.mimetype: {"schema": {"type": "string"}}},
+                    },
+                    "304": {"description": "not modified: If-None-Match named the current ETag"},
+                },
+            }
+        }
+        for page_file in PAGE_FILES
+    }
+
+
 def openapi_document(settings: Settings) -> dict[str, Any]:
     not_ready = _error("not_ready: the model is not loaded yet")
     return {
@@ -173,6 +194,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "description": _ERROR_TABLE,
         },
         "paths": {
+            **_page_paths(),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",

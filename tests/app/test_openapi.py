@@ -52,7 +52,17 @@ def test_document_lists_exactly_the_app_routes(shared_app: Flask, document: dict
         (path, method.upper()) for path, operations in document["paths"].items() for method in operations
     }
     assert served == documented
-    assert len(served) == 5
+    assert len(served) == 8
+
+
+def test_page_routes_are_documented_with_their_media_types(
+    client: FlaskClient, document: dict[str, Any]
+) -> None:
+    for path in ("/", "/page.js", "/page.css"):
+        response = client.get(path)
+        documented = document["paths"][path]["get"]["responses"]
+        assert set(documented) == {"200", "304"}
+        assert list(documented["200"]["content"]) == [response.mimetype]
 
 
 def test_every_error_code_is_documented(document: dict[str, Any]) -> None:

@@ -60,7 +60,9 @@ def test_not_ready_until_the_model_is_loaded(app_factory: Callable[..., Flask]) 
     assert client.post("/v1/predict", json=ONE_INSTANCE).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/nope", "/v1/predict/", "/v2/predict", "/metrics", "/static/x.js"])
+@pytest.mark.parametrize(
+    "path", ["/index.html", "/nope", "/v1/predict/", "/v2/predict", "/metrics", "/static/x.js"]
+)
 def test_unknown_route_is_404(client: FlaskClient, path: str) -> None:
     error = assert_error(client.get(path), 404, "not_found")
     assert path in error["message"] and "/openapi.json" in error["message"]
