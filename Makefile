@@ -13,14 +13,18 @@ MODEL_VERSION ?= latest
 # Where the fetched, verified model lives: what `make serve` serves and what the image bakes in.
 MODEL_DIR := build/model
 PORT ?= 8080
-APT_TOOLS := buildah debootstrap wrk
+APT_TOOLS := buildah debootstrap wrk chromium
+# The browser the page's test drives (tests/page). Debian's chromium by default; CI on Ubuntu, where chromium
+# is a snap, points this at the agent's Google Chrome (pipelines/ci.yml). Never a browser download.
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
 # apt needs root: CI here runs as root, hosted build agents have password-less sudo.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help venv tools model serve test lint fmt docs image bench clean
+.PHONY: help venv tools model serve test lint fmt docs image bench page-screenshot clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt app/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +43,12 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 tools: venv node_modules/.installed .venv-checkov/.installed ## everything the tests run: Azurite, checkov, buildah...
-	@missing=$$(for t in $(APT_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	@missing=$$(for t in $(APT_TOOLS); do \
+	  if [ $$t = chromium ]; then [ -x "$(CHROMIUM_PATH)" ]; else command -v $$t >/dev/null; fi || echo $$t; \
+	done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing $$missing with apt-get"; \
-	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_TOOLS); \
+	  echo "installing" $$missing "with apt-get"; \
+	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
 model: venv ## fetch MODEL_VERSION from MODEL_STORE into build/model (publishing the reference model into an empty store)
@@ -66,7 +72,7 @@ image: model ## build the app image with build/model baked in (Docker if an engi
 bench: tools model ## serving throughput/latency beside its yardsticks, start time, image figures; last line: JSON
 	$(PY) -m bench --image --model-dir $(MODEL_DIR)
 
-test: tools ## the whole suite: model, app, image, Pulumi program, pipelines, policies (needs package registries, no Azure)
+test: tools ## the whole suite: model, app, page (in Chromium), image, Pulumi program, pipelines, policies (needs package registries, no Azure)
 	mkdir -p build
 	$(PY) -m pytest --junitxml=build/junit.xml --cov=model --cov=app --cov=infra --cov=policy \
 	  --cov-report=xml:build/coverage.xml --cov-report=term:skip-covered
@@ -81,6 +87,10 @@ fmt: venv ## ruff format and autofix
 
 docs: venv ## rewrite the README's tables of aiapp:* keys from infra/config/ (a test fails when they differ)
 	$(PY) -m infra.config
+
+page-screenshot: tools ## drive the page in headless Chromium (its test) and copy the README's screenshot to docs/page.png
+	$(PY) -m pytest -q tests/page/test_browser.py
+	mkdir -p docs && cp build/page/page.png docs/page.png
 
 clean: ## remove build outputs and caches (keeps .venv, node_modules and the model store)
 	rm -rf build .pytest_cache .ruff_cache .hypothesis .coverage

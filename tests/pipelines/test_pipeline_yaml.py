@@ -110,6 +110,8 @@ def test_ci_lints_and_tests_before_any_preview() -> None:
     # The container tests need root; the job's PATH (its Python and .venv) survives sudo.
     (test,) = [i for i, script in enumerate(scripts) if script.endswith("make test")]
     assert scripts[test] == 'sudo -E env "PATH=$PATH" make test'
+    # The page's browser test drives the hosted agent's Google Chrome (sudo -E passes the variable on).
+    assert test_job["variables"] == {"CHROMIUM_PATH": "/usr/bin/google-chrome"}
     assert scripts.index("make lint") < test
     (give_back,) = [i for i, script in enumerate(scripts) if script.startswith("sudo chown -R")]
     assert test < give_back < min(i for i, s in enumerate(steps) if s.get("task") == "PublishTestResults@2")
