@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.page import CONTENT_SECURITY_POLICY, PAGE_FILES, STATIC_DIR
 from model.manifest import Manifest
 from tests.conftest import free_port, require_tool, wait_http
 from tools.image.build import build_args
@@ -224,6 +225,11 @@ def _http(url: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
+def _get(url: str) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.headers.get("Content-Security-Policy", ""), response.read()
+
+
 def _wait_exit(running: Running, timeout: float) -> int:
     try:
         return running.process.wait(timeout=timeout)
@@ -267,6 +273,7 @@ class Served:
     version: tuple[int, Any]
     instances: tuple[int, Any]
     pictures: tuple[int, Any]
+    page: dict[str, tuple[int, str, bytes]]  # path -> status, Content-Security-Policy, body
     listening_ids: dict[int, tuple[list[int], list[int]]]
     app_processes: dict[int, list[int]]
     healthcheck_exit: int
@@ -309,6 +316,7 @@ def served(built: Built, digits, tmp_path_factory: pytest.TempPathFactory) -> Se
             version=_http(f"{url}/version"),
             instances=instances,
             pictures=by_picture,
+            page={page_file.path: _get(f"{url}{page_file.path}") for page_file in PAGE_FILES},
             listening_ids=listening,
             app_processes=app_processes,
             healthcheck_exit=check.returncode,
@@ -413,6 +421,17 @@ def test_predicts_digits_sent_as_png(served: Served, digits, reference_model_dir
     host_features = np.stack([digit_features(_png(_digit_as_picture(x)), 1 << 22) for x in digits.x[:10]])
     expected, _ = DigitModel.load(reference_model_dir).predict(host_features)
     assert [prediction["label"] for prediction in body["predictions"]] == expected.tolist()
+
+
+def test_serves_the_page_from_the_image(served: Served) -> None:
+    """The page's files are in the image (the .dockerignore lets app/ through) and served with their CSP."""
+    assert set(served.page) == {page_file.path for page_file in PAGE_FILES}
+    for page_file in PAGE_FILES:
+        assert served.page[page_file.path] == (
+            200,
+            CONTENT_SECURITY_POLICY,
+            (STATIC_DIR / page_file.name).read_bytes(),
+        )
 
 
 def test_server_process_runs_as_the_non_root_uid(served: Served) -> None:
