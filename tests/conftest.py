@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: the reference model, model stores (file and Azurite), a live app.
+"""Fixtures shared by every test folder: the reference model, model stores (file and Azurite), a live app, and
+a fake HTTP server playing another service's API (`fake_http`).
 
 Tools the tests need are installed by `make test`; a missing one fails the test that needs it, loudly.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pytest_httpserver import HTTPServer
 
 from model.manifest import Manifest, verify_model_dir
 from model.registry import fetch, publish
@@ -52,6 +54,26 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
                 return
         time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's server listens on 127.0.0.1 (its default, "localhost", may resolve to ::1)."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def fake_http(httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """A real HTTP server on 127.0.0.1 playing another service's API: pytest-httpserver's `httpserver`.
+
+    Declare what it answers (`fake_http.expect_request("/path", method="POST").respond_with_json(body,
+    status=201)`, or `.respond_with_handler(fn)` for an answer computed from the request), point the code
+    under test (a subprocess too) at `fake_http.url_for("/")`, then read what it was sent from
+    `fake_http.log` ((werkzeug Request, Response) pairs, in order). One server per test session, cleared for
+    each test; after the test, a request nothing was declared for, or a handler that raised, fails it.
+    """
+    yield httpserver
+    httpserver.check()
 
 
 @dataclass(frozen=True)

@@ -9,62 +9,36 @@ import json
 import os
 import stat
 import sys
-import threading
-import urllib.parse
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
 
 from infra import acr_login, entra
 from infra.acr_login import AcrLoginError, docker_login, exchange_url, login_for_push, request_refresh_token
 from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
 
-
-class FakeAcr:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, list[str]], str]] = []
-        self.status = 200
-        self.body: dict = {"refresh_token": "acr-refresh-token"}
+EXCHANGE = "/oauth2/exchange"
 
 
-@pytest.fixture
-def acr() -> Iterator[tuple[FakeAcr, str]]:
-    state = FakeAcr()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # http.server's naming
-            length = int(self.headers["Content-Length"])
-            form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-            state.requests.append((self.path, form, self.headers["Content-Type"]))
-            payload = json.dumps(state.body).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_port}/oauth2/exchange"
-    finally:
-        server.shutdown()
-        server.server_close()
+def acr_answers(fake_http: HTTPServer, body: dict, status: int = 200) -> str:
+    """The registry's token endpoint, played by the fake server, answers `body`; returns the exchange URL."""
+    fake_http.expect_request(EXCHANGE, method="POST").respond_with_json(body, status=status)
+    return fake_http.url_for(EXCHANGE)
 
 
-def test_the_exchange_posts_the_documented_form(acr: tuple[FakeAcr, str]) -> None:
-    state, url = acr
+def exchanges(fake_http: HTTPServer) -> list[tuple[str, dict[str, list[str]], str | None]]:
+    """(path, form, content type) of each request the registry received."""
+    return [(r.path, r.form.to_dict(flat=False), r.headers.get("Content-Type")) for r, _ in fake_http.log]
+
+
+def test_the_exchange_posts_the_documented_form(fake_http: HTTPServer) -> None:
+    url = acr_answers(fake_http, {"refresh_token": "acr-refresh-token"})
     token = request_refresh_token(url, "myacr.azurecr.io", "tenant-1", "entra-access-token")
     assert token == "acr-refresh-token"
-    assert state.requests == [
+    assert exchanges(fake_http) == [
         (
             "/oauth2/exchange",
             {
@@ -78,16 +52,14 @@ def test_the_exchange_posts_the_documented_form(acr: tuple[FakeAcr, str]) -> Non
     ]
 
 
-def test_a_refused_exchange_says_which_role_is_missing(acr: tuple[FakeAcr, str]) -> None:
-    state, url = acr
-    state.status, state.body = 401, {"errors": [{"code": "UNAUTHORIZED"}]}
+def test_a_refused_exchange_says_which_role_is_missing(fake_http: HTTPServer) -> None:
+    url = acr_answers(fake_http, {"errors": [{"code": "UNAUTHORIZED"}]}, status=401)
     with pytest.raises(AcrLoginError, match=r"HTTP 401.*needs the AcrPush role"):
         request_refresh_token(url, "myacr.azurecr.io", "tenant-1", "token")
 
 
-def test_an_answer_without_a_token_is_an_error(acr: tuple[FakeAcr, str]) -> None:
-    state, url = acr
-    state.body = {"access_token": "not what we asked for"}
+def test_an_answer_without_a_token_is_an_error(fake_http: HTTPServer) -> None:
+    url = acr_answers(fake_http, {"access_token": "not what we asked for"})
     with pytest.raises(AcrLoginError, match="without a refresh_token"):
         request_refresh_token(url, "myacr.azurecr.io", "tenant-1", "token")
 
@@ -166,10 +138,10 @@ def test_without_docker_on_path_the_login_says_what_to_install(
 
 
 def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker_only(
-    acr: tuple[FakeAcr, str], fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+    fake_http: HTTPServer, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole chain, each step real except Entra: token -> exchange over HTTP -> docker login on stdin."""
-    state, url = acr
+    url = acr_answers(fake_http, {"refresh_token": "acr-refresh-token"})
     scopes: list[str] = []
 
     def fake_entra(scope: str) -> str:
@@ -180,17 +152,16 @@ def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker
     monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)  # the fake ACR speaks plain HTTP
     login_for_push("myacr.azurecr.io", "tenant-1")
     assert scopes == [entra.ARM_SCOPE]
-    assert [form["access_token"] for _, form, _ in state.requests] == [["entra-access-token"]]
+    assert [form["access_token"] for _, form, _ in exchanges(fake_http)] == [["entra-access-token"]]
     (call,) = invocations(fake_docker)
     assert call["argv"][:2] == ["login", "myacr.azurecr.io"] and call["stdin"] == "acr-refresh-token"
     assert "acr-refresh-token" not in call["argv"]
 
 
 def test_a_refused_exchange_logs_nothing_in(
-    acr: tuple[FakeAcr, str], fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+    fake_http: HTTPServer, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state, url = acr
-    state.status, state.body = 403, {"errors": [{"code": "DENIED"}]}
+    url = acr_answers(fake_http, {"errors": [{"code": "DENIED"}]}, status=403)
     monkeypatch.setattr(entra, "get_access_token", lambda _scope: "entra-access-token")
     monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)
     with pytest.raises(AcrLoginError, match="needs the AcrPush role"):

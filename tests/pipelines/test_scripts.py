@@ -7,18 +7,18 @@ tests the real app; pr_comment.py posts to a local HTTP server playing the Azure
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request
 
 from infra.azure_ids import AKS_SERVER_APP_ID
 from model.manifest import Manifest
@@ -269,41 +269,19 @@ def test_unknown_environment_and_bad_pulumi_version_fail_before_anything_runs(ag
 # ----------------------------------------------------------------------------------------- pr_comment.py
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict
+AZURE_REPOS_THREADS = "/contoso/project-guid/_apis/git/repositories/repo-guid/pullRequests/42/threads"
+GITHUB_COMMENTS = "/repos/contoso/aiapp/issues/7/comments"
+FORBIDDEN = {"message": "Forbidden: TF401027"}
 
 
-class _FakeApi(http.server.BaseHTTPRequestHandler):
-    received: list[Received]
-    status = 201
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.received.append(Received(self.path, dict(self.headers), body))
-        data = b'{"message": "Forbidden: TF401027"}' if self.status >= 400 else b"{}"
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def api_answers(fake_http: HTTPServer, path: str, status: int = 201, body: dict | None = None) -> str:
+    """Azure DevOps' or GitHub's REST API on the fake server: `path` takes a POST; returns the base URL."""
+    fake_http.expect_request(path, method="POST").respond_with_json(body or {}, status=status)
+    return fake_http.url_for("/").rstrip("/")
 
 
-@pytest.fixture
-def api() -> Iterator[tuple[str, type[_FakeApi]]]:
-    handler = type("Api", (_FakeApi,), {"received": [], "status": 201})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+def posted(fake_http: HTTPServer) -> list[Request]:
+    return [request for request, _ in fake_http.log]
 
 
 def comment(
@@ -338,26 +316,25 @@ def azure_repos_env(base: str) -> dict[str, str]:
     }
 
 
-def test_comment_on_an_azure_repos_pull_request(api, tmp_path: Path) -> None:
-    base, handler = api
+def test_comment_on_an_azure_repos_pull_request(fake_http: HTTPServer, tmp_path: Path) -> None:
+    base = api_answers(fake_http, AZURE_REPOS_THREADS)
     output = "Previewing update (prod):\n\x1b[32m+ 3 to create\x1b[0m\n```injected```\n"
     result = comment(tmp_path, azure_repos_env(base), output, 0)
     assert result.returncode == 0, result.stderr
-    (sent,) = handler.received
-    assert (
-        sent.path
-        == "/contoso/project-guid/_apis/git/repositories/repo-guid/pullRequests/42/threads?api-version=7.1"
-    )
+    (sent,) = posted(fake_http)
+    assert (sent.path, sent.args.to_dict()) == (AZURE_REPOS_THREADS, {"api-version": "7.1"})
     assert sent.headers["Authorization"] == "Bearer build-token"
-    content = sent.body["comments"][0]["content"]
+    content = sent.json["comments"][0]["content"]
     assert "`pulumi preview` of stack `prod`" in content and ":white_check_mark:" in content
     assert "+ 3 to create" in content and "\x1b" not in content
     assert "```injected```" not in content  # the output cannot close the code block
     assert f"{base}/contoso/AI app/_build/results?buildId=777" in content
 
 
-def test_comment_on_a_github_pull_request_reports_a_failed_preview(api, tmp_path: Path) -> None:
-    base, handler = api
+def test_comment_on_a_github_pull_request_reports_a_failed_preview(
+    fake_http: HTTPServer, tmp_path: Path
+) -> None:
+    base = api_answers(fake_http, GITHUB_COMMENTS)
     env = {
         "BUILD_REPOSITORY_PROVIDER": "GitHub",
         "BUILD_REPOSITORY_NAME": "contoso/aiapp",
@@ -367,21 +344,20 @@ def test_comment_on_a_github_pull_request_reports_a_failed_preview(api, tmp_path
     }
     result = comment(tmp_path, env, "error: policy violation: acr-admin-user-disabled\n", 255)
     assert result.returncode == 0, result.stderr
-    (sent,) = handler.received
-    assert sent.path == "/repos/contoso/aiapp/issues/7/comments"
+    (sent,) = posted(fake_http)
+    assert (sent.path, sent.args.to_dict()) == (GITHUB_COMMENTS, {})
     assert sent.headers["Authorization"] == "Bearer github_pat_comment"
-    assert "failed (exit code 255)" in sent.body["body"] and "acr-admin-user-disabled" in sent.body["body"]
+    assert "failed (exit code 255)" in sent.json["body"] and "acr-admin-user-disabled" in sent.json["body"]
 
 
-def test_comment_says_when_the_preview_did_not_run(api, tmp_path: Path) -> None:
-    base, handler = api
+def test_comment_says_when_the_preview_did_not_run(fake_http: HTTPServer, tmp_path: Path) -> None:
+    base = api_answers(fake_http, AZURE_REPOS_THREADS)
     assert comment(tmp_path, azure_repos_env(base), None, None).returncode == 0
-    assert "did not run" in handler.received[0].body["comments"][0]["content"]
+    assert "did not run" in posted(fake_http)[0].json["comments"][0]["content"]
 
 
-def test_comment_failures_say_what_to_fix(api, tmp_path: Path) -> None:
-    base, handler = api
-    handler.status = 403
+def test_comment_failures_say_what_to_fix(fake_http: HTTPServer, tmp_path: Path) -> None:
+    base = api_answers(fake_http, AZURE_REPOS_THREADS, status=403, body=FORBIDDEN)
     forbidden = comment(tmp_path, azure_repos_env(base), "ok", 0)
     assert forbidden.returncode == 1
     assert "HTTP 403" in forbidden.stderr and "Contribute to pull requests" in forbidden.stderr

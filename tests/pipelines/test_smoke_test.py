@@ -5,16 +5,15 @@ The script runs as the release runs it: a subprocess reading `pulumi stack outpu
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from model.manifest import Manifest
 from tests.conftest import LiveApp, free_port, serve_app
@@ -147,46 +146,24 @@ def test_unusable_stack_outputs_are_a_usage_error(outputs: str, message: str) ->
 # ------------------------------------------------------------------- an app that answers wrong predictions
 
 
-class _WrongLabels(http.server.BaseHTTPRequestHandler):
-    """Ready, reports the right model, but predicts every digit as a 1."""
-
-    version = "5"
-
-    def do_GET(self) -> None:
-        body = {
-            "app": {"version": "x", "commit": COMMIT},
-            "model": {"name": "digits", "version": self.version},
-        }
-        self._send(body if self.path == "/version" else {"status": "ready"})
-
-    def do_POST(self) -> None:
-        instances = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["instances"]
-        one = [0.0, 1.0] + [0.0] * 8
-        self._send({"model": {"name": "digits", "version": self.version},
-                    "predictions": [{"label": 1, "probabilities": one} for _ in instances]})  # fmt: skip
-
-    def _send(self, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def wrong_app() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WrongLabels)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def wrong_app(fake_http: HTTPServer) -> str:
+    """An app that is ready and reports the right model, but predicts every digit as a 1."""
+    model = {"name": "digits", "version": "5"}
+
+    def predict_ones(request: Request) -> Response:
+        one = [0.0, 1.0] + [0.0] * 8
+        predictions = [{"label": 1, "probabilities": one} for _ in request.json["instances"]]
+        return Response(
+            json.dumps({"model": model, "predictions": predictions}), content_type="application/json"
+        )
+
+    fake_http.expect_request("/readyz", method="GET").respond_with_json({"status": "ready"})
+    fake_http.expect_request("/version", method="GET").respond_with_json(
+        {"app": {"version": "x", "commit": COMMIT}, "model": model}
+    )
+    fake_http.expect_request("/v1/predict", method="POST").respond_with_handler(predict_ones)
+    return fake_http.url_for("/").rstrip("/")
 
 
 def test_fails_on_wrong_predictions(wrong_app: str) -> None:
