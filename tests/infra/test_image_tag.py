@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.content_tag import content_tag, context_files, is_ignored, parse_dockerignore
+from infra.content_tag import content_tag, context_files
 from model.store import FileStore
 from tests import harness
 
@@ -75,25 +75,38 @@ def test_context_files_follow_docker_rules(tmp_path: Path) -> None:
             "app/Dockerfile": "FROM x",
             "app/tests/test_a.py": "t",
             "app/__pycache__/a.pyc": "c",
+            "a/b/__pycache__/c.pyc": "c",
             "model/manifest.py": "m",
             "model/train.py": "t",
             "build/model/model.onnx": "onnx",
             "README.md": "r",
+            "docs/x.md": "d",
             ".venv/lib/x.py": "x",
         },
     )
     files = [
-        p.relative_to(tmp_path).as_posix() for p in context_files(tmp_path, exclude_prefixes=["build/model"])
+        p.relative_to(tmp_path).as_posix()
+        for p in context_files(tmp_path, "app/Dockerfile", exclude_prefixes=["build/model"])
     ]
-    assert files == ["app/a.py", "app/sub/b.py", "model/manifest.py"]
+    # The Dockerfile is always sent to the builder, even when the .dockerignore leaves it out of COPY.
+    assert files == ["app/Dockerfile", "app/a.py", "app/sub/b.py", "model/manifest.py"]
+    with_model = context_files(tmp_path, "app/Dockerfile")
+    assert tmp_path / "build" / "model" / "model.onnx" in with_model
 
 
-@pytest.mark.parametrize(
-    ("path", "ignored"),
-    [("app/x.py", False), ("app/tests/t.py", True), ("docs/x.md", True), ("a/b/__pycache__/c.pyc", True)],
-)
-def test_dockerignore_matching(path: str, ignored: bool) -> None:
-    assert is_ignored(path, parse_dockerignore(WHITELIST)) is ignored
+def test_a_later_pattern_overrides_an_earlier_one_as_in_docker(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            ".dockerignore": "app\n!app/keep/**\napp/keep/secret.txt\n# a comment\n\n",
+            "app/drop.py": "x",
+            "app/keep/sub/ok.py": "ok",
+            "app/keep/secret.txt": "s",
+            "Dockerfile": "FROM x",
+        },
+    )
+    files = [p.relative_to(tmp_path).as_posix() for p in context_files(tmp_path, "Dockerfile")]
+    assert files == ["Dockerfile", "app/keep/sub/ok.py"]
 
 
 def test_the_tag_covers_the_dockerfile_model_and_build_args(tmp_path: Path) -> None:
@@ -108,6 +121,12 @@ def test_the_tag_covers_the_dockerfile_model_and_build_args(tmp_path: Path) -> N
 
 
 def test_a_missing_dockerignore_is_an_error_not_the_whole_directory(tmp_path: Path) -> None:
-    write(tmp_path, {"app/a.py": "a"})
+    write(tmp_path, {"app/a.py": "a", "app/Dockerfile": "FROM x"})
     with pytest.raises(FileNotFoundError, match=r"\.dockerignore is missing"):
-        context_files(tmp_path)
+        context_files(tmp_path, "app/Dockerfile")
+
+
+def test_a_context_of_nothing_but_the_dockerfile_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, {".dockerignore": "*\n", "app/a.py": "a", "app/Dockerfile": "FROM x"})
+    with pytest.raises(FileNotFoundError, match=r"holds no files the \.dockerignore admits"):
+        content_tag(tmp_path, "app/Dockerfile", "build/model", "0" * 64, {})
