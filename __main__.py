@@ -17,6 +17,7 @@ from infra.config import load_settings
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.naming import dns_label
+from infra.outside import ImageOutside, RealOutside
 from infra.pipelines import Pipelines, pipelines_args
 from infra.registry import Registry, RegistryArgs
 from infra.workload import Workload, WorkloadArgs
@@ -26,6 +27,9 @@ stack = settings.stack
 azure = current_context(settings.deployer)  # subscription, tenant, and who runs `pulumi up`
 # The model store: another stack's (aiapp:modelStoreUrl), or, when None, one this stack creates.
 store_url: pulumi.Input[str] | None = settings.model_store.existing_url
+# What the image build reaches outside the engine (infra/outside.py): the real world, unless this file is run
+# with `outside` already set, as tests/harness runs it (runpy's init_globals) with recording fakes.
+outside: ImageOutside = globals().get("outside") or RealOutside()
 
 if settings.runtime_enabled:
     group = resources.ResourceGroup(stack.name("rg"), location=stack.location, tags=stack.tags)
@@ -49,6 +53,7 @@ if settings.runtime_enabled:
             push_after=[registry.push_role],
             fetch_after=store_access,
             store_is_shared=settings.model_store.existing_url is not None,
+            outside=outside,
         ),
     )
 

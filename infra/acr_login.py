@@ -21,8 +21,12 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from typing import TYPE_CHECKING
 
 from infra import entra
+
+if TYPE_CHECKING:
+    from infra.outside import ImageOutside
 
 # The user name ACR expects with an exchanged token (not a real user; the token carries the identity).
 TOKEN_USERNAME = "00000000-0000-0000-0000-000000000000"
@@ -71,15 +75,16 @@ def request_refresh_token(
 
 
 def exchange_refresh_token(login_server: str, tenant_id: str, access_token: str) -> str:
-    """The ACR refresh token for `login_server` (the tests replace this function: no registry here)."""
+    """The ACR refresh token for `login_server` (RealOutside's; tests/infra/test_acr_login.py runs
+    request_refresh_token against a local server)."""
     return request_refresh_token(exchange_url(login_server), login_server, tenant_id, access_token)
 
 
 def docker_login(login_server: str, username: str, password: str) -> None:
     """`docker login` to `login_server`; the password goes on stdin, never on a command line (`ps` shows it).
 
-    The tests replace this function: no Docker engine or registry here (tests/infra/test_acr_login.py runs it
-    against a stand-in `docker` executable)."""
+    RealOutside's; no Docker engine or registry here: tests/infra/test_acr_login.py runs it against a stand-in
+    `docker` executable."""
     docker = shutil.which("docker")
     if docker is None:
         raise AcrLoginError(
@@ -109,9 +114,9 @@ def docker_login(login_server: str, username: str, password: str) -> None:
         )
 
 
-def login_for_push(login_server: str, tenant_id: str) -> None:
+def login_for_push(login_server: str, tenant_id: str, outside: ImageOutside) -> None:
     """Let the Docker engine push to `login_server` as the identity running `pulumi up` (never in a preview:
     the caller checks `pulumi.runtime.is_dry_run()`, since the preview identity may not push)."""
-    access_token = entra.get_access_token(entra.ARM_SCOPE)
-    refresh_token = exchange_refresh_token(login_server, tenant_id, access_token)
-    docker_login(login_server, TOKEN_USERNAME, refresh_token)
+    access_token = outside.access_token(entra.ARM_SCOPE)
+    refresh_token = outside.exchange_refresh_token(login_server, tenant_id, access_token)
+    outside.docker_login(login_server, TOKEN_USERNAME, refresh_token)

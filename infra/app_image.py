@@ -8,6 +8,9 @@ Push credentials: never a resource input (the state is readable by the preview i
 the program logs the Docker engine in to ACR as the identity running `pulumi up` (infra/acr_login.py) once the
 registry and that identity's AcrPush exist; the docker.Image then pushes with the engine's stored login. A
 preview (`pulumi.runtime.is_dry_run()`) mints nothing: it builds and pushes nothing either.
+
+Everything outside the engine (the project's files, the model store, Entra, ACR's token exchange, `docker
+login`) is reached through AppImageArgs.outside (infra/outside.py), never directly.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import asyncio
 import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import pulumi
 import pulumi_docker as docker
 
-from infra import acr_login, content_tag, model_source, project, source_version
+from infra import acr_login, content_tag, model_source, source_version
 from infra.config.runtime import ImageSettings, ModelSettings
+from infra.outside import ImageOutside, RealOutside
 
 PLATFORM = "linux/amd64"  # the AKS node pool's VM sizes are x86-64
 DOCKERFILE = "app/Dockerfile"
@@ -46,6 +50,8 @@ class AppImageArgs:
     push_after: Sequence[pulumi.Resource]
     fetch_after: Sequence[pulumi.Resource]
     store_is_shared: bool = False  # another stack's store (aiapp:modelStoreUrl): for the access advice
+    # The project's files, the model store, Entra and ACR: the real ones unless a test passes its own.
+    outside: ImageOutside = field(default_factory=RealOutside)
 
 
 def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
@@ -54,7 +60,10 @@ def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
 
 
 def _logged_in_server(
-    login_server: pulumi.Input[str], tenant_id: pulumi.Input[str], after: Sequence[pulumi.Resource]
+    login_server: pulumi.Input[str],
+    tenant_id: pulumi.Input[str],
+    after: Sequence[pulumi.Resource],
+    outside: ImageOutside,
 ) -> pulumi.Output[str]:
     """The login server, resolved only once the Docker engine may push to it: after the registry and the
     deployer's AcrPush exist (`after`), and after `docker login` on a real update. The image name is built
@@ -66,7 +75,7 @@ def _logged_in_server(
             return server  # a preview pushes nothing, and the preview identity may not push: no token
 
         def work() -> str:
-            acr_login.login_for_push(server, tenant)
+            acr_login.login_for_push(server, tenant, outside)
             return server
 
         return _in_thread(work)
@@ -79,7 +88,7 @@ class AppImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aiapp:infra:AppImage", name, None, opts)
-        root = project.project_root()
+        root = args.outside.project_root
         model_dir = root / MODEL_DIR
         source = self._source(root)
         version = source_version.app_version(root)
@@ -97,6 +106,7 @@ class AppImage(pulumi.ComponentResource):
                 lambda values: _in_thread(
                     functools.partial(
                         model_source.fetch_from_store,
+                        args.outside.open_store,
                         values[0],
                         model_dir,
                         args.model.name,
@@ -133,7 +143,7 @@ class AppImage(pulumi.ComponentResource):
                 },
             )
         )
-        server = _logged_in_server(args.login_server, args.tenant_id, args.push_after)
+        server = _logged_in_server(args.login_server, args.tenant_id, args.push_after, args.outside)
         image_name = pulumi.Output.concat(server, "/", args.image.repository, ":", tag)
         context = Path(os.path.relpath(root, Path.cwd()))
         image = docker.Image(

@@ -2,8 +2,9 @@
 
 The same credential chain the model store uses: `az login` on a laptop, the federated service connection's
 environment in Azure DevOps. Tokens are short-lived (about an hour). One use only: the ACR token exchange
-(infra/acr_login.py). A token never becomes a resource input or an output: the state is readable by the
-preview identity. (The Kubernetes provider gets its tokens from kubelogin at run time: infra/cluster.py.)
+(infra/acr_login.py), reached through infra/outside.py's RealOutside. A token never becomes a resource input
+or an output: the state is readable by the preview identity. (The Kubernetes provider gets its tokens from
+kubelogin at run time: infra/cluster.py.)
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model.errors import ModelError, ModelNotFound, StoreAccessDenied, VersionExists
 from model.manifest import Manifest, sha256_of
 from model.registry import fetch, publish
-from model.store import FileStore, Store, open_store
+from model.store import FileStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ SHARED_STORE_ACCESS_ADVICE = (
     "(`az role assignment create --role 'Storage Blob Data Reader' --assignee <object id of the identity> "
     "--scope <the store's storage account id>`), wait a few minutes, then run `pulumi up` again"
 )
-
-__all__ = ["FetchedModel", "ModelSourceError", "fetch_from_store", "open_store", "reference_model"]
 
 
 class ModelSourceError(RuntimeError):
@@ -83,9 +82,16 @@ def with_access_retry(
 
 
 def fetch_from_store(
-    store_url: str, dest: Path, name: str, version: str, shared: bool = False, **retry: float
+    open_store: Callable[[str], Store],
+    store_url: str,
+    dest: Path,
+    name: str,
+    version: str,
+    shared: bool = False,
+    **retry: Any,
 ) -> FetchedModel:
-    """Fetch and verify `name`/`version` from the model store into `dest`; `shared`: another stack's store."""
+    """Fetch and verify `name`/`version` from the store at `store_url` (opened with `open_store`) into `dest`;
+    `shared`: another stack's store."""
     what = f"fetching model {name} {version} from {store_url}"
     advice = SHARED_STORE_ACCESS_ADVICE if shared else OWN_STORE_ACCESS_ADVICE
     try:

@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from infra import acr_login, entra
 from infra.acr_login import AcrLoginError, docker_login, exchange_url, login_for_push, request_refresh_token
 from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
+from infra.outside import RealOutside
 
 EXCHANGE = "/oauth2/exchange"
 
@@ -137,35 +139,38 @@ def test_without_docker_on_path_the_login_says_what_to_install(
         docker_login("myacr.azurecr.io", acr_login.TOKEN_USERNAME, "token")
 
 
-def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker_only(
-    fake_http: HTTPServer, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The whole chain, each step real except Entra: token -> exchange over HTTP -> docker login on stdin."""
-    url = acr_answers(fake_http, {"refresh_token": "acr-refresh-token"})
-    scopes: list[str] = []
+@dataclass(frozen=True)
+class LocalAcr(RealOutside):
+    """The real outside world, but Entra answers a fixed token and ACR is the fake server (plain HTTP)."""
 
-    def fake_entra(scope: str) -> str:
-        scopes.append(scope)
+    exchange_at: str = ""
+    scopes: list[str] = field(default_factory=list)
+
+    def access_token(self, scope: str) -> str:
+        self.scopes.append(scope)
         return "entra-access-token"
 
-    monkeypatch.setattr(entra, "get_access_token", fake_entra)
-    monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)  # the fake ACR speaks plain HTTP
-    login_for_push("myacr.azurecr.io", "tenant-1")
-    assert scopes == [entra.ARM_SCOPE]
+    def exchange_refresh_token(self, login_server: str, tenant_id: str, access_token: str) -> str:
+        return request_refresh_token(self.exchange_at, login_server, tenant_id, access_token)
+
+
+def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker_only(
+    fake_http: HTTPServer, fake_docker: Path
+) -> None:
+    """The whole chain, each step real except Entra: token -> exchange over HTTP -> docker login on stdin."""
+    outside = LocalAcr(exchange_at=acr_answers(fake_http, {"refresh_token": "acr-refresh-token"}))
+    login_for_push("myacr.azurecr.io", "tenant-1", outside)
+    assert outside.scopes == [entra.ARM_SCOPE]
     assert [form["access_token"] for _, form, _ in exchanges(fake_http)] == [["entra-access-token"]]
     (call,) = invocations(fake_docker)
     assert call["argv"][:2] == ["login", "myacr.azurecr.io"] and call["stdin"] == "acr-refresh-token"
     assert "acr-refresh-token" not in call["argv"]
 
 
-def test_a_refused_exchange_logs_nothing_in(
-    fake_http: HTTPServer, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = acr_answers(fake_http, {"errors": [{"code": "DENIED"}]}, status=403)
-    monkeypatch.setattr(entra, "get_access_token", lambda _scope: "entra-access-token")
-    monkeypatch.setattr(acr_login, "exchange_url", lambda _server: url)
+def test_a_refused_exchange_logs_nothing_in(fake_http: HTTPServer, fake_docker: Path) -> None:
+    outside = LocalAcr(exchange_at=acr_answers(fake_http, {"errors": [{"code": "DENIED"}]}, status=403))
     with pytest.raises(AcrLoginError, match="needs the AcrPush role"):
-        login_for_push("myacr.azurecr.io", "tenant-1")
+        login_for_push("myacr.azurecr.io", "tenant-1", outside)
     assert invocations(fake_docker) == []
 
 

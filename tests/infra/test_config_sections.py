@@ -12,7 +12,7 @@ import pytest
 from infra.config import ConfigError, Settings, load_settings
 from infra.config.devops import AzureBlobState, AzureReposSource, GitHubSource, PulumiCloudState
 from tests import harness
-from tests.harness import (
+from tests.harness.devops import (
     AZURE_REPOS_AZBLOB,
     CICD_STACK,
     GITHUB_PAT,

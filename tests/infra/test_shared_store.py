@@ -1,8 +1,9 @@
 """One model store for dev and prod: the dev stack owns it, prod reads it through aiapp:modelStoreUrl.
 
 With the key set, a stack creates no store and grants nothing on it; its image is built from the model
-fetched from that store (for real, from the test's file store, as tests/harness.py redirects blob URLs), and
-it exports the store as model_store_url. Access problems say that the grant belongs to the store's owner.
+fetched from that store (for real, from the test's file store, as tests/harness/outside.py redirects blob
+URLs), and it exports the store as model_store_url. Access problems say that the grant belongs to the
+store's owner.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import infra.model_source
 from infra.model_source import ModelSourceError, fetch_from_store
 from model.errors import StoreAccessDenied
-from model.store import FileStore
+from model.store import FileStore, Store
 from tests import harness
 from tests.harness import StackRun
 from tests.infra.conftest import tree_digest
@@ -90,18 +90,17 @@ def test_an_empty_shared_store_says_where_to_publish(tmp_path: Path) -> None:
     assert harness.last_run().of_type("docker:index/image:Image") == []
 
 
-def _denied(*_args: object, **_kwargs: object) -> None:
-    raise StoreAccessDenied(f"{SHARED}: AuthorizationPermissionMismatch on digits/latest")
+def _denied(url: str) -> Store:
+    """A store that refuses the identity, as Blob Storage does before a role assignment has propagated."""
+    raise StoreAccessDenied(f"{url}: AuthorizationPermissionMismatch on digits/latest")
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-store", "own-store"])
-def test_access_denied_says_who_must_grant_the_reader_role(
-    shared: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(infra.model_source, "fetch", _denied)
+def test_access_denied_says_who_must_grant_the_reader_role(shared: bool, tmp_path: Path) -> None:
     clock = FakeClock()
     with pytest.raises(ModelSourceError) as caught:
         fetch_from_store(
+            _denied,
             SHARED,
             tmp_path / "model",
             "digits",

@@ -45,6 +45,15 @@ from infra.pipelines.names import (
 )
 from policy.rules import RESOURCE_POLICIES, STACK_POLICIES
 from tests.harness import (
+    EXISTING_PROJECT_ID,
+    EXISTING_REPO_ID,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    Recorded,
+    StackRun,
+    run_component,
+)
+from tests.harness.devops import (
     AZURE_REPOS_AZBLOB,
     CICD_STACK,
     COMMENT_TOKEN,
@@ -62,8 +71,6 @@ from tests.harness import (
     DEVOPS_GITHUB,
     DEVOPS_PROJECT,
     DEVOPS_VARIABLE_GROUP,
-    EXISTING_PROJECT_ID,
-    EXISTING_REPO_ID,
     FEDERATED_CREDENTIAL,
     GITHUB_PAT,
     MANAGED_IDENTITY,
@@ -76,11 +83,6 @@ from tests.harness import (
     SECRETS,
     STATE_ACCOUNT_ID,
     STATE_VAULT_ID,
-    SUBSCRIPTION_ID,
-    TENANT_ID,
-    Recorded,
-    StackRun,
-    run_component,
     walk,
 )
 from tests.pipelines.yaml_templates import REPO, load_pipeline

@@ -2,8 +2,9 @@
 component as given, the tokens stay secret from `pulumi config set --secret` to the resources, and the stack
 exports the project's and pipelines' URLs and the identities' principal ids.
 
-Two variants (tests/harness.py, PROGRAM_VARIANTS): a stack of the Azure DevOps side only (Azure Repos, azblob://
-state), and one with the runtime too (GitHub, Pulumi Cloud, a prod approval), reading the shared model store.
+Two variants (tests/harness/devops.py, PROGRAM_VARIANTS): a stack of the Azure DevOps side only (Azure Repos,
+azblob:// state), and one with the runtime too (GitHub, Pulumi Cloud, a prod approval), reading the shared
+model store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 from infra.pipelines.names import DEPLOY_CONNECTION, PREVIEW_CONNECTION
 from model.store import FileStore
 from tests import harness
-from tests.harness import (
+from tests.harness import StackRun
+from tests.harness.devops import (
     COMMENT_TOKEN,
     DEPLOY_TOKEN,
     DEVOPS_AZURERM,
@@ -32,7 +34,6 @@ from tests.harness import (
     SECRETS,
     SUBSCRIPTION_SCOPE,
     ProgramVariant,
-    StackRun,
     run_program_with_pipelines,
     walk,
 )

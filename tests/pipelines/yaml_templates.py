@@ -1,6 +1,6 @@
 """pipelines/*.yml expanded the way Azure Pipelines expands templates (parameters substituted, conditional
 blocks inlined), enough to know what each pipeline runs and uses: connections, variable groups, environments,
-script files. Only the pipeline tests need this; the Pulumi fixtures are in tests/harness.py."""
+script files. Only the pipeline tests need this; the Pulumi fixtures are in tests/harness/."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 pack exactly as the engine feeds it at `pulumi up`: not one diagnostic. So the program and the pack cannot
 drift apart; a failure here names the resource and the rule it breaks.
 
-The stack with the Azure DevOps side on (aiapp:pipelinesEnabled; tests/harness.py's two variants:
+The stack with the Azure DevOps side on (aiapp:pipelinesEnabled; tests/harness/devops.py's two variants:
 Azure Repos + azblob:// state alone, GitHub + Pulumi Cloud beside the runtime) is fed through the pack too.
 """
 
@@ -16,7 +16,8 @@ import pytest
 from model.store import FileStore
 from policy.rules import azure, devops, kubernetes
 from policy.rules.tags import takes_tags
-from tests.harness import PROGRAM_VARIANTS, ProgramVariant, StackRun, run_program_with_pipelines
+from tests.harness import StackRun
+from tests.harness.devops import PROGRAM_VARIANTS, ProgramVariant, run_program_with_pipelines
 
 from .engine import PackServer
 

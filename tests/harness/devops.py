@@ -1,0 +1,133 @@
+"""The Azure DevOps side (aiapp:pipelinesEnabled): its resource type tokens, realistic values, and the two
+whole-program variants the tests run.
+
+Type tokens: DEVOPS_* (what infra/pipelines/ declares), MANAGED_IDENTITY, FEDERATED_CREDENTIAL,
+ROLE_ASSIGNMENT, ROLE_DEFINITION. Values: ORG_URL, the deploy scopes (SUBSCRIPTION_SCOPE, DEV_SCOPE,
+PROD_SCOPE), the state's storage account and Key Vault ids, a shared MODEL_STORE_URL, and credential-shaped
+SECRETS (the policy pack recognises these shapes in plain text). PROGRAM_VARIANTS: Azure Repos + azblob://
+state alone; GitHub + Pulumi Cloud beside the runtime; `run_program_with_pipelines(variant)` runs the real
+__main__.py with one. `walk(value)` yields every nested value (to find a secret anywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tests.harness.mocks import SUBSCRIPTION_ID
+from tests.harness.records import StackRun
+from tests.harness.run import run_program
+
+# Resource type tokens of what infra/pipelines/ declares.
+DEVOPS_PROJECT = "azuredevops:index/project:Project"
+DEVOPS_GIT = "azuredevops:index/git:Git"
+DEVOPS_AZURERM = "azuredevops:index/serviceEndpointAzureRM:ServiceEndpointAzureRM"
+DEVOPS_GITHUB = "azuredevops:index/serviceEndpointGitHub:ServiceEndpointGitHub"
+DEVOPS_BUILD_DEFINITION = "azuredevops:index/buildDefinition:BuildDefinition"
+DEVOPS_VARIABLE_GROUP = "azuredevops:index/variableGroup:VariableGroup"
+DEVOPS_ENVIRONMENT = "azuredevops:index/environment:Environment"
+DEVOPS_AUTHORIZATION = "azuredevops:index/pipelineAuthorization:PipelineAuthorization"
+DEVOPS_BRANCH_CONTROL = "azuredevops:index/checkBranchControl:CheckBranchControl"
+DEVOPS_APPROVAL = "azuredevops:index/checkApproval:CheckApproval"
+DEVOPS_EXCLUSIVE_LOCK = "azuredevops:index/checkExclusiveLock:CheckExclusiveLock"
+DEVOPS_BUILD_VALIDATION = "azuredevops:index/branchPolicyBuildValidation:BranchPolicyBuildValidation"
+MANAGED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+
+ORG_URL = "https://dev.azure.com/contoso"
+SUBSCRIPTION_SCOPE = f"/subscriptions/{SUBSCRIPTION_ID}"
+DEV_SCOPE = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-dev"
+PROD_SCOPE = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-prod"
+_STATE_PROVIDERS = f"{SUBSCRIPTION_SCOPE}/resourceGroups/aiapp-state/providers"
+STATE_ACCOUNT_ID = f"{_STATE_PROVIDERS}/Microsoft.Storage/storageAccounts/aiappstate"
+STATE_VAULT_ID = f"{_STATE_PROVIDERS}/Microsoft.KeyVault/vaults/aiapp-state-kv"
+MODEL_STORE_URL = "https://aiappmodels.blob.core.windows.net/models"
+# Sentinels shaped like the real credentials (the policy pack recognises these shapes in plain text).
+DEPLOY_TOKEN = "pul-" + "d" * 40
+PREVIEW_TOKEN = "pul-" + "e" * 40
+GITHUB_PAT = "ghp_" + "G" * 36
+COMMENT_TOKEN = "github_pat_" + "C" * 30
+SECRETS = (DEPLOY_TOKEN, PREVIEW_TOKEN, GITHUB_PAT, COMMENT_TOKEN)
+
+# The stack that declares the Azure DevOps side: one the release does not deploy (see infra/config/devops.py).
+CICD_STACK = "cicd"
+
+# Azure Repos, self-managed state; a stack of the Azure DevOps side only (no runtime).
+AZURE_REPOS_AZBLOB: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "prod",
+    "aiapp:runtimeEnabled": "false",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:state": "azblob",
+    "aiapp:stateStorageAccountId": STATE_ACCOUNT_ID,
+    "aiapp:stateKeyVaultId": STATE_VAULT_ID,
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+}
+
+# GitHub, Pulumi Cloud, a prod approval; with the runtime too (a staging stack), reading the shared store.
+GITHUB_PULUMI_CLOUD: dict[str, str] = {
+    "aiapp:owner": "team-ai@example.com",
+    "aiapp:environment": "staging",
+    "aiapp:pipelinesEnabled": "true",
+    "aiapp:organizationUrl": ORG_URL,
+    "aiapp:projectName": "AI app",
+    "aiapp:source": "github",
+    "aiapp:githubRepository": "contoso/aiapp",
+    "aiapp:state": "pulumi-cloud",
+    "aiapp:pulumiOrganization": "contoso",
+    "aiapp:deployScopes": f'["{SUBSCRIPTION_SCOPE}"]',
+    "aiapp:identityResourceGroup": "aiapp-cicd",
+    "aiapp:modelStoreUrl": MODEL_STORE_URL,
+    "aiapp:prodApprovers": '["5a5a5a5a-1111-4222-8333-444444444444"]',
+}
+# Set with `pulumi config set --secret` (the harness marks them secret, as the CLI does).
+GITHUB_PULUMI_CLOUD_SECRETS: dict[str, str] = {
+    "aiapp:githubToken": GITHUB_PAT,
+    "aiapp:githubCommentToken": COMMENT_TOKEN,
+    "aiapp:pulumiDeployToken": DEPLOY_TOKEN,
+    "aiapp:pulumiPreviewToken": PREVIEW_TOKEN,
+}
+
+
+@dataclass(frozen=True)
+class ProgramVariant:
+    name: str
+    config: Mapping[str, str]
+    secrets: Mapping[str, str]
+    runtime: bool
+
+
+PROGRAM_VARIANTS = (
+    ProgramVariant("azure-repos+azblob", AZURE_REPOS_AZBLOB, {}, runtime=False),
+    ProgramVariant("github+pulumi-cloud", GITHUB_PULUMI_CLOUD, GITHUB_PULUMI_CLOUD_SECRETS, runtime=True),
+)
+
+
+def run_program_with_pipelines(
+    variant: ProgramVariant, model_store: str | None = None, *, preview: bool = False
+) -> StackRun:
+    """The real __main__.py in the cicd stack with the variant's config (there is no Pulumi.cicd.yaml)."""
+    return run_program(
+        dict(variant.config),
+        stack=CICD_STACK,
+        secrets=dict(variant.secrets),
+        model_store=model_store,
+        preview=preview,
+    )
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """Every value nested in `value` (dicts, lists), itself included: e.g. to find a secret anywhere."""
+    yield value
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from walk(item)
