@@ -11,8 +11,8 @@ require_vars MODEL_VERSION MODEL_VERSION_CONFIG_KEY BUILD_BUILDNUMBER BUILD_SOUR
   fail "MODEL_VERSION '$MODEL_VERSION' is not a published version number (the resolve stage sets it)"
 stack="$(stack_for "$environment")"
 azure_env
+check_az_session
 pulumi_login
-warm_token_cache
 
 # The program logs Docker in to ACR for the push (infra/acr_login.py). That login goes to a Docker config of
 # this step's own, deleted when it ends: a self-hosted agent keeps no push credential for a later job.

@@ -25,16 +25,30 @@ stack_for() {
   printf '%s' "${!var}"
 }
 
-# Inside AzureCLI@2 with addSpnToEnvironment: hand the pipeline's federated identity to every Azure client.
-# `az` is already logged in as that identity: azure-identity in the program (model store; on `pulumi up` the
-# ACR token exchange for `docker login`), kubelogin (the kubernetes provider's AKS token) and the Pulumi CLI's
-# azblob:// and azurekeyvault:// clients use it. The azure-native provider takes the connection's short-lived
-# OIDC token. No stored secret is involved, and no token is written to the Pulumi state.
+# Inside AzureCLI@2 (templates/azure.yml): every Azure client of the step authenticates through the step's
+# `az` login, which the task keeps alive (keepAzSessionActive), and never through a token captured at the
+# step's start. The federated ID token the task logs `az` in with expires after about 10 minutes; with
+# keepAzSessionActive the task asks Azure DevOps for a new one and runs `az login` again every 8 minutes
+# until the script ends (microsoft/azure-pipelines-tasks, Tasks/AzureCLIV2/azureclitask.ts:
+# keepRefreshingAzSession, AZ_SESSION_REFRESH_INTERVAL_MS = 480000). The `idToken` that addSpnToEnvironment
+# would hand the script is the first one and is never refreshed, so the step does not ask for it.
+#   - azure-native: with none of ARM_USE_OIDC=true, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH, ARM_USE_MSI
+#     or ARM_USE_DEFAULT_AZURE_CREDENTIAL it uses azidentity's AzureCLICredential, which runs `az` for each
+#     token, after `az account show --subscription <ARM_SUBSCRIPTION_ID>` (pulumi/pulumi-azure-native,
+#     provider/pkg/provider/auth_azidentity.go: newSingleMethodAuthCredential, readAuthConfig;
+#     provider/pkg/provider/auth_cli.go). There is no ARM_USE_CLI: the CLI is what is left.
+#   - kubelogin: `get-token --login azurecli` (infra/cluster.py) asks `az` for each token
+#     (Azure/kubelogin, pkg/internal/token/azureclicredential.go).
+#   - the program's azure-identity (model store, the ACR token exchange) reaches AzureCliCredential in
+#     DefaultAzureCredential's chain; the Pulumi CLI's azurekeyvault:// client uses `az` because of
+#     AZURE_KEYVAULT_AUTH_VIA_CLI (google/go-cloud, secrets/azurekeyvault/akv.go).
+# No stored secret is involved, and no token is written to the Pulumi state.
 azure_env() {
-  require_vars servicePrincipalId tenantId idToken AZURE_SUBSCRIPTION_ID
-  export ARM_USE_OIDC=true
-  # shellcheck disable=SC2154 # servicePrincipalId, tenantId and idToken are set by AzureCLI@2
-  export ARM_CLIENT_ID="$servicePrincipalId" ARM_TENANT_ID="$tenantId" ARM_OIDC_TOKEN="$idToken"
+  require_vars AZURE_SUBSCRIPTION_ID
+  # Whatever an agent or an earlier step left in the environment must not select another method.
+  unset ARM_USE_OIDC ARM_OIDC_TOKEN ARM_OIDC_TOKEN_FILE_PATH ARM_OIDC_REQUEST_TOKEN ARM_OIDC_REQUEST_URL \
+    ARM_CLIENT_SECRET ARM_CLIENT_CERTIFICATE_PATH ARM_CLIENT_CERTIFICATE_PASSWORD ARM_USE_MSI \
+    ARM_USE_DEFAULT_AZURE_CREDENTIAL ARM_CLIENT_ID idToken servicePrincipalKey
   export ARM_SUBSCRIPTION_ID="$AZURE_SUBSCRIPTION_ID"
   export AZURE_KEYVAULT_AUTH_VIA_CLI=true
 }
@@ -60,21 +74,20 @@ pulumi_login() {
   pulumi login --non-interactive "$PULUMI_BACKEND_URL"
 }
 
-# The federated login's assertion (the OIDC token AzureCLI@2 logs `az` in with) expires after about 10 minutes
-# and `az` cannot renew it; an access token, once issued, is cached for about an hour. So ask for the tokens
-# the update needs late (kubelogin's for AKS, once the cluster exists; ARM's for the ACR exchange) now. They go
-# to az's own cache (removed when AzureCLI@2 ends), never to the log. Microsoft's advice for AADSTS700024:
-# https://learn.microsoft.com/azure/devops/pipelines/release/troubleshoot-workload-identity
-# AKS_SERVER_APP_ID (the AKS Entra server application) comes from the variable group: infra/azure_ids.py.
-warm_token_cache() {
-  require_vars AKS_SERVER_APP_ID
-  if ! command -v az >/dev/null; then
-    echo "##vso[task.logissue type=warning]az is not on PATH: tokens are not cached ahead (run in AzureCLI@2)" >&2
-    return 0
-  fi
+# Fail early, with the reason, when the step's `az` session cannot do what the Pulumi processes will ask of it:
+# the subscription azure-native selects (the same `az account show` its CLI authentication runs), an ARM
+# token (azure-native, the ACR token exchange) and a token for the AKS Entra server application (kubelogin).
+# Nothing is cached for later: each process asks the kept-alive session when it needs a token.
+# AKS_SERVER_APP_ID comes from the variable group (infra/azure_ids.py).
+check_az_session() {
+  require_vars AKS_SERVER_APP_ID ARM_SUBSCRIPTION_ID
+  command -v az >/dev/null ||
+    fail "az is not on PATH: the pipeline scripts run in AzureCLI@2, whose az login every Azure client uses"
+  az account show --subscription "$ARM_SUBSCRIPTION_ID" --output none ||
+    fail "the step's az login cannot see subscription $ARM_SUBSCRIPTION_ID (is the service connection's identity granted on it?)"
   local resource
   for resource in "https://management.azure.com/" "$AKS_SERVER_APP_ID"; do
     az account get-access-token --resource "$resource" --output none ||
-      fail "the federated identity cannot get a token for $resource (is the service connection's login valid?)"
+      fail "the step's az login cannot get a token for $resource (is the service connection's login valid?)"
   done
 }

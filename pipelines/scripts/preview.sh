@@ -8,8 +8,8 @@ environment="${1:?usage: preview.sh <dev|prod> <output file>}"
 out="${2:?usage: preview.sh <dev|prod> <output file>}"
 stack="$(stack_for "$environment")"
 azure_env
+check_az_session # the preview identity's own session: it reads the cluster as itself, with read-only rights
 pulumi_login
-warm_token_cache # the preview identity's own tokens: it reads the cluster as itself, with read-only rights
 
 set +e
 pulumi preview --non-interactive --diff --color never --policy-pack policy --stack "$stack" 2>&1 | tee "$out"

@@ -230,3 +230,47 @@ def test_the_pipelines_install_the_pulumi_cli_and_python_the_project_pins() -> N
     )
     python = re.search(r'requires-python = ">=([0-9.]+)"', (REPO / "pyproject.toml").read_text())
     assert python is not None and parameters["pythonVersion"]["default"] == python.group(1)
+
+
+# ------------------------------------------------------------------------------ jobs, sessions and caches
+
+
+def _jobs() -> list[tuple[str, dict]]:
+    """(pipeline file, job) for every job of both pipelines, templates expanded."""
+    return [
+        (name, job)
+        for name in ("ci.yml", "release.yml")
+        for stage in load_pipeline(name).stages()
+        for job in stage["jobs"]
+    ]
+
+
+def _job_name(job: dict) -> str:
+    return job.get("job") or job["deployment"]
+
+
+def test_every_job_ends_within_the_free_grants_60_minutes() -> None:
+    """A Microsoft-hosted job may run 60 minutes on the free grant (360 on a paid parallel job); the README
+    says which tier the pipelines assume. Each job states its limit, so none inherits a longer one."""
+    for name, job in _jobs():
+        assert "timeoutInMinutes" in job, f"{name}: job {_job_name(job)} sets no timeoutInMinutes"
+        assert 0 < int(job["timeoutInMinutes"]) <= 60, (
+            f"{name}: job {_job_name(job)} may run longer than 60 min"
+        )
+
+
+def test_every_azure_step_keeps_its_az_session_alive_and_gets_no_id_token() -> None:
+    """The federated ID token lasts ~10 minutes: later Pulumi processes of a step ask the `az` session, which
+    keepAzSessionActive logs in again every 8 minutes (Tasks/AzureCLIV2/azureclitask.ts). The step's first
+    token (addSpnToEnvironment's idToken) is never handed to the script: nothing may outlive it with it."""
+    azure_steps = [
+        step
+        for _, job in _jobs()
+        for step in Pipeline.job_steps(job)
+        if str(step.get("task", "")).startswith("AzureCLI@")
+    ]
+    assert len(azure_steps) >= 5  # resolve, two previews, two deploys
+    for step in azure_steps:
+        assert step["task"] == "AzureCLI@2"
+        assert step["inputs"]["keepAzSessionActive"] is True, step["displayName"]
+        assert step["inputs"].get("addSpnToEnvironment", False) is False, step["displayName"]

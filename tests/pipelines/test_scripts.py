@@ -1,8 +1,8 @@
 """The scripts the pipelines run, run here as the agent runs them.
 
-resolve_model.py reads a real model store; deploy.sh, preview.sh and smoke.sh run under bash with a stand-in
-`pulumi` on PATH (there is no Pulumi CLI or Azure here) that records how it was called, and smoke.sh then
-tests the real app; pr_comment.py posts to a local HTTP server playing the Azure DevOps and GitHub APIs.
+resolve_model.py reads a real model store; deploy.sh, preview.sh and smoke.sh run under bash with stand-in
+`pulumi` and `az` on PATH (tests/pipelines/agent.py: there is no Pulumi CLI, Azure CLI or Azure here) that
+record how they were called and with which environment, and smoke.sh then tests the real app.
 """
 
 from __future__ import annotations
@@ -13,99 +13,17 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request
 
-from infra.azure_ids import AKS_SERVER_APP_ID
 from model.manifest import Manifest
 from model.store import FileStore
 from tests.conftest import LiveApp, serve_app
+from tests.pipelines.agent import AZBLOB_BACKEND, CLOUD_BACKEND, COMMIT, SUBSCRIPTION, Agent
 from tests.pipelines.yaml_templates import PIPELINES_DIR
-
-SCRIPTS = PIPELINES_DIR / "scripts"
-COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
-
-# A stand-in for the Pulumi CLI: logs each call (and the credentials it was given), answers `stack output`.
-FAKE_PULUMI = r"""#!/usr/bin/env bash
-set -euo pipefail
-echo "$*" >>"$FAKE_PULUMI_LOG"
-case "$1" in
-  login)
-    echo "ENV ARM_USE_OIDC=$ARM_USE_OIDC ARM_CLIENT_ID=$ARM_CLIENT_ID ARM_OIDC_TOKEN=$ARM_OIDC_TOKEN" \
-      "PULUMI_ACCESS_TOKEN=${PULUMI_ACCESS_TOKEN-<unset>}" >>"$FAKE_PULUMI_LOG" ;;
-  stack)
-    if [ "$3" = "--json" ]; then cat "$FAKE_PULUMI_OUTPUTS"; else printf '%s\n' "$FAKE_PULUMI_PREVIOUS"; fi ;;
-  preview)
-    echo "Previewing update (dev):"
-    echo "    ~ kubernetes:apps/v1:Deployment app update [diff: ~spec]"
-    exit "${FAKE_PULUMI_EXIT:-0}" ;;
-  up) echo "Updating (dev): done" ;;
-esac
-"""
-
-
-@dataclass
-class Agent:
-    """An agent's environment inside AzureCLI@2 (addSpnToEnvironment), with the fake Pulumi CLI."""
-
-    tmp: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def log(self) -> list[str]:
-        path = Path(self.env["FAKE_PULUMI_LOG"])
-        return path.read_text().splitlines() if path.exists() else []
-
-    def run(self, script: str, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", str(SCRIPTS / script), *args],
-            cwd=PIPELINES_DIR.parent,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Agent:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "pulumi"
-    fake.write_text(FAKE_PULUMI)
-    fake.chmod(0o755)
-    python = bin_dir / "python"  # the agent's `python` (UsePythonVersion): this interpreter
-    python.symlink_to(sys.executable)
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "HOME": str(tmp_path),
-        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
-        "FAKE_PULUMI_OUTPUTS": str(tmp_path / "stack-outputs.json"),
-        "FAKE_PULUMI_PREVIOUS": "1",
-        # what AzureCLI@2 adds with addSpnToEnvironment
-        "servicePrincipalId": "c1c1c1c1-1111-4222-8333-444444444444",
-        "tenantId": "72f988bf-0000-4000-8000-00000000a11e",
-        "idToken": "oidc-token-from-azure-devops",
-        # the variable group and the pipeline
-        "AZURE_SUBSCRIPTION_ID": "11111111-2222-4333-8444-555555555555",
-        "AKS_SERVER_APP_ID": AKS_SERVER_APP_ID,
-        "PULUMI_BACKEND_URL": "azblob://pulumi?storage_account=aiappstate",
-        "PULUMI_STACK_DEV": "dev",
-        "PULUMI_STACK_PROD": "contoso/aiapp/prod",
-        "MODEL_VERSION_CONFIG_KEY": "aiapp:modelVersion",
-        "MODEL_VERSION": "1",
-        "BUILD_BUILDNUMBER": "20250101.1",
-        "BUILD_SOURCEVERSION": COMMIT,
-        # an unset secret variable mapped with env: reaches the script as its literal macro
-        "PULUMI_ACCESS_TOKEN": "$(PULUMI_ACCESS_TOKEN)",
-    }
-    return Agent(tmp_path, env)
-
 
 # ------------------------------------------------------------------------------------- resolve_model.py
 
@@ -168,17 +86,14 @@ def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
 
     deployed = agent.run("deploy.sh", "dev", str(work))
     assert deployed.returncode == 0, deployed.stderr
-    log = agent.log
-    assert log[0] == "login --non-interactive azblob://pulumi?storage_account=aiappstate"
-    # the federated identity, and no Pulumi token at all with self-managed state
-    assert log[1] == (
-        "ENV ARM_USE_OIDC=true ARM_CLIENT_ID=c1c1c1c1-1111-4222-8333-444444444444 "
-        "ARM_OIDC_TOKEN=oidc-token-from-azure-devops PULUMI_ACCESS_TOKEN=<unset>"
-    )
-    (up,) = [line for line in log if line.startswith("up ")]
-    assert "--yes" in up and "--policy-pack policy" in up and "--stack dev" in up
-    assert f"--config aiapp:modelVersion={reference_manifest.version}" in up
-    assert "b" * 40 in up  # the update's message names the run's commit
+    (login,) = agent.pulumi("login")
+    assert login["args"] == ["login", "--non-interactive", AZBLOB_BACKEND]
+    assert "PULUMI_ACCESS_TOKEN" not in login["env"]  # no Pulumi token at all with self-managed state
+    (up,) = agent.pulumi("up")
+    command = " ".join(up["args"])
+    assert "--yes" in command and "--policy-pack policy" in command and "--stack dev" in command
+    assert f"--config aiapp:modelVersion={reference_manifest.version}" in command
+    assert "b" * 40 in command  # the update's message names the run's commit
     assert json.loads((work / "outputs.json").read_text()) == outputs
     assert (work / "previous-model-version").read_text().strip() == "1"
 
@@ -234,17 +149,16 @@ def test_deploy_refuses_an_unresolved_model_version(agent: Agent) -> None:
     result = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
     assert result.returncode == 1
     assert "is not a published version number" in result.stderr
-    assert agent.log == []  # pulumi never ran
+    assert agent.calls == []  # neither pulumi nor az ran
 
 
 def test_pulumi_cloud_state_needs_its_token_and_passes_it(agent: Agent) -> None:
-    agent.env["PULUMI_BACKEND_URL"] = "https://api.pulumi.com"
-    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text("{}")
+    agent.env["PULUMI_BACKEND_URL"] = CLOUD_BACKEND
     missing = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
     assert missing.returncode == 1 and "PULUMI_ACCESS_TOKEN is not set" in missing.stderr
     agent.env["PULUMI_ACCESS_TOKEN"] = "pul-" + "a" * 40
     assert agent.run("deploy.sh", "dev", str(agent.tmp / "dev")).returncode == 0
-    assert agent.log[1].endswith("PULUMI_ACCESS_TOKEN=pul-" + "a" * 40)
+    assert {call["env"]["PULUMI_ACCESS_TOKEN"] for call in agent.pulumi()} == {"pul-" + "a" * 40}
 
 
 def test_preview_keeps_its_output_and_exit_status_for_the_comment(agent: Agent) -> None:
@@ -252,8 +166,9 @@ def test_preview_keeps_its_output_and_exit_status_for_the_comment(agent: Agent) 
     agent.env["FAKE_PULUMI_EXIT"] = "255"  # e.g. a policy violation
     result = agent.run("preview.sh", "dev", str(out))
     assert result.returncode == 255
-    (preview,) = [line for line in agent.log if line.startswith("preview ")]
-    assert "--diff" in preview and "--policy-pack policy" in preview and "--stack dev" in preview
+    (preview,) = agent.pulumi("preview")
+    command = " ".join(preview["args"])
+    assert "--diff" in command and "--policy-pack policy" in command and "--stack dev" in command
     assert "kubernetes:apps/v1:Deployment app update" in out.read_text()
     assert Path(f"{out}.status").read_text().strip() == "255"
 
@@ -263,7 +178,85 @@ def test_unknown_environment_and_bad_pulumi_version_fail_before_anything_runs(ag
     assert result.returncode == 1 and "unknown environment 'staging'" in result.stderr
     install = agent.run("install-pulumi.sh", "latest", str(agent.tmp / "pulumi"))
     assert install.returncode == 1 and "'latest' is not a Pulumi version" in install.stderr
-    assert agent.log == []
+    assert agent.calls == []
+
+
+# ---------------------------------------------------- the environment every Pulumi process of a step gets
+
+
+def _run_both(agent: Agent) -> list[list[dict]]:
+    """preview.sh then deploy.sh of dev, both of which must succeed; the stand-ins' calls of each."""
+    per_script = []
+    for script, target in (("preview.sh", "preview-dev.txt"), ("deploy.sh", "dev")):
+        before = len(agent.calls)
+        result = agent.run(script, "dev", str(agent.tmp / target))
+        assert result.returncode == 0, result.stdout + result.stderr
+        per_script.append(agent.calls[before:])
+    return per_script
+
+
+def test_every_pulumi_process_authenticates_through_the_steps_az_session(agent: Agent) -> None:
+    """No Azure client of a step may use a token captured when the step started (AzureCLI@2's idToken lasts
+    about 10 minutes): azure-native gets no OIDC or secret setting, so it uses the Azure CLI, which the task
+    keeps logged in (keepAzSessionActive). Whatever the agent's environment carries, it is removed."""
+    agent.env |= {  # what addSpnToEnvironment, or an earlier step, could leave behind
+        "idToken": "stale-oidc-token",
+        "servicePrincipalId": "c1c1c1c1-1111-4222-8333-444444444444",
+        "servicePrincipalKey": "a-secret",
+        "ARM_USE_OIDC": "true",
+        "ARM_OIDC_TOKEN": "stale-oidc-token",
+        "ARM_CLIENT_ID": "c1c1c1c1-1111-4222-8333-444444444444",
+        "ARM_CLIENT_SECRET": "a-secret",
+        "ARM_USE_MSI": "true",
+    }
+    per_script = _run_both(agent)
+    credential_selectors = {
+        "ARM_USE_OIDC",
+        "ARM_OIDC_TOKEN",
+        "ARM_OIDC_TOKEN_FILE_PATH",
+        "ARM_CLIENT_SECRET",
+        "ARM_CLIENT_CERTIFICATE_PATH",
+        "ARM_USE_MSI",
+        "ARM_USE_DEFAULT_AZURE_CREDENTIAL",
+        "ARM_CLIENT_ID",
+        "idToken",
+        "servicePrincipalKey",
+    }
+    assert agent.pulumi()
+    for call in agent.pulumi():
+        env = call["env"]
+        assert credential_selectors.isdisjoint(env), (call["args"], sorted(credential_selectors & set(env)))
+        assert env["ARM_SUBSCRIPTION_ID"] == SUBSCRIPTION  # the subscription azure-native's `az` call selects
+        assert env["AZURE_KEYVAULT_AUTH_VIA_CLI"] == "true"  # the Pulumi CLI's Key Vault client uses `az`
+        assert env["AZURE_CONFIG_DIR"] == agent.env["AZURE_CONFIG_DIR"]  # the task's own `az` session
+    # Before any Pulumi process, each script checks that the session can do what those processes will ask.
+    for calls in per_script:
+        checks = [call["args"] for call in calls[:3]]
+        assert [call["tool"] for call in calls[:3]] == ["az", "az", "az"]
+        assert checks[0] == ["account", "show", "--subscription", SUBSCRIPTION, "--output", "none"]
+        assert sorted(check[3] for check in checks[1:]) == sorted(
+            ["https://management.azure.com/", agent.env["AKS_SERVER_APP_ID"]]
+        )
+
+
+@pytest.mark.parametrize("broken", ["missing", "show", "get-access-token"])
+def test_a_step_whose_az_session_cannot_serve_pulumi_stops_before_pulumi_runs(
+    agent: Agent, broken: str
+) -> None:
+    if broken == "missing":
+        agent.without_az()
+    else:
+        agent.env["FAKE_AZ_FAIL"] = broken
+    result = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
+    assert result.returncode == 1
+    assert "##vso[task.logissue type=error]" in result.stderr
+    expected = {
+        "missing": "az is not on PATH",
+        "show": f"cannot see subscription {SUBSCRIPTION}",
+        "get-access-token": "cannot get a token for https://management.azure.com/",
+    }[broken]
+    assert expected in result.stderr
+    assert agent.pulumi() == []
 
 
 # ----------------------------------------------------------------------------------------- pr_comment.py
