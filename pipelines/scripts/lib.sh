@@ -56,6 +56,17 @@ azure_env() {
 # Log the Pulumi CLI in to the state backend the variable group names.
 pulumi_login() {
   require_vars PULUMI_BACKEND_URL
+  # The committed Pulumi.<stack>.yaml carry no secretsprovider/encryptedkey (each customer has a vault of
+  # their own), and without them the azblob:// backend's default secrets manager is the passphrase one, which
+  # stops a non-interactive run. With this variable the CLI uses the secrets manager recorded in the stack's
+  # state (the azurekeyvault:// key the stack was created with) when the stack file names none; a stack file
+  # that names one still wins. Pulumi Cloud's default (the service's own) is what its state records, so the
+  # variable changes nothing there. pulumi/pulumi PR 17236 (v3.134.0): sdk/go/common/env/env.go
+  # (FallbackToStateSecretsManager, read as PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER, "1" or "true") and
+  # pkg/cmd/pulumi/stack/secrets.go (SecretsManagerLoader.GetSecretsManager: the snapshot's manager when
+  # the stack file has neither secretsprovider nor encryptionsalt); pkg/backend/diy/backend.go
+  # (DefaultSecretManager: passphrase).
+  export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
   # An unset secret variable reaches the step as its literal macro: treat it as unset.
   # shellcheck disable=SC2016 # the literal text $(PULUMI_ACCESS_TOKEN), not an expansion
   if [ "${PULUMI_ACCESS_TOKEN:-}" = '$(PULUMI_ACCESS_TOKEN)' ]; then

@@ -195,6 +195,23 @@ def _run_both(agent: Agent) -> list[list[dict]]:
     return per_script
 
 
+@pytest.mark.parametrize("backend", [AZBLOB_BACKEND, CLOUD_BACKEND])
+def test_every_pulumi_process_falls_back_to_the_secrets_provider_its_state_records(
+    agent: Agent, backend: str
+) -> None:
+    """The committed Pulumi.<stack>.yaml name no secrets provider; with azblob:// state the CLI would fall
+    back to the passphrase provider and stop. PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER makes it use the Key
+    Vault key recorded in the stack's state (pulumi/pulumi PR 17236). Harmless with Pulumi Cloud: set for
+    both."""
+    agent.env["PULUMI_BACKEND_URL"] = backend
+    if backend == CLOUD_BACKEND:
+        agent.env["PULUMI_ACCESS_TOKEN"] = "pul-" + "b" * 40
+    _run_both(agent)
+    for call in agent.pulumi():
+        assert call["env"].get("PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER") == "true", call["args"]
+    assert {call["args"][0] for call in agent.pulumi()} >= {"login", "preview", "stack", "up"}
+
+
 def test_every_pulumi_process_authenticates_through_the_steps_az_session(agent: Agent) -> None:
     """No Azure client of a step may use a token captured when the step started (AzureCLI@2's idToken lasts
     about 10 minutes): azure-native gets no OIDC or secret setting, so it uses the Azure CLI, which the task
