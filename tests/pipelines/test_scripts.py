@@ -8,7 +8,6 @@ record how they were called and with which environment, and smoke.sh then tests 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request
 
 from model.manifest import Manifest
 from model.store import FileStore
@@ -274,104 +271,3 @@ def test_a_step_whose_az_session_cannot_serve_pulumi_stops_before_pulumi_runs(
     }[broken]
     assert expected in result.stderr
     assert agent.pulumi() == []
-
-
-# ----------------------------------------------------------------------------------------- pr_comment.py
-
-
-AZURE_REPOS_THREADS = "/contoso/project-guid/_apis/git/repositories/repo-guid/pullRequests/42/threads"
-GITHUB_COMMENTS = "/repos/contoso/aiapp/issues/7/comments"
-FORBIDDEN = {"message": "Forbidden: TF401027"}
-
-
-def api_answers(fake_http: HTTPServer, path: str, status: int = 201, body: dict | None = None) -> str:
-    """Azure DevOps' or GitHub's REST API on the fake server: `path` takes a POST; returns the base URL."""
-    fake_http.expect_request(path, method="POST").respond_with_json(body or {}, status=status)
-    return fake_http.url_for("/").rstrip("/")
-
-
-def posted(fake_http: HTTPServer) -> list[Request]:
-    return [request for request, _ in fake_http.log]
-
-
-def comment(
-    tmp_path: Path, env: dict[str, str], output: str | None, status: int | None
-) -> subprocess.CompletedProcess:
-    preview = tmp_path / "preview-prod.txt"
-    if output is not None:
-        preview.write_text(output)
-        Path(f"{preview}.status").write_text(f"{status}\n")
-    return subprocess.run(
-        [sys.executable, str(PIPELINES_DIR / "pr_comment.py"), "--stack", "prod", "--preview", str(preview)],
-        env={"PATH": os.environ["PATH"], **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def azure_repos_env(base: str) -> dict[str, str]:
-    return {
-        "BUILD_REPOSITORY_PROVIDER": "TfsGit",
-        "SYSTEM_COLLECTIONURI": f"{base}/contoso/",
-        "SYSTEM_TEAMPROJECT": "AI app",
-        "SYSTEM_TEAMPROJECTID": "project-guid",
-        "BUILD_REPOSITORY_ID": "repo-guid",
-        "SYSTEM_PULLREQUEST_PULLREQUESTID": "42",
-        "SYSTEM_ACCESSTOKEN": "build-token",
-        "BUILD_BUILDID": "777",
-        "BUILD_SOURCEVERSION": COMMIT,
-        "PR_COMMENT_TOKEN": "$(PR_COMMENT_TOKEN)",
-    }
-
-
-def test_comment_on_an_azure_repos_pull_request(fake_http: HTTPServer, tmp_path: Path) -> None:
-    base = api_answers(fake_http, AZURE_REPOS_THREADS)
-    output = "Previewing update (prod):\n\x1b[32m+ 3 to create\x1b[0m\n```injected```\n"
-    result = comment(tmp_path, azure_repos_env(base), output, 0)
-    assert result.returncode == 0, result.stderr
-    (sent,) = posted(fake_http)
-    assert (sent.path, sent.args.to_dict()) == (AZURE_REPOS_THREADS, {"api-version": "7.1"})
-    assert sent.headers["Authorization"] == "Bearer build-token"
-    content = sent.json["comments"][0]["content"]
-    assert "`pulumi preview` of stack `prod`" in content and ":white_check_mark:" in content
-    assert "+ 3 to create" in content and "\x1b" not in content
-    assert "```injected```" not in content  # the output cannot close the code block
-    assert f"{base}/contoso/AI app/_build/results?buildId=777" in content
-
-
-def test_comment_on_a_github_pull_request_reports_a_failed_preview(
-    fake_http: HTTPServer, tmp_path: Path
-) -> None:
-    base = api_answers(fake_http, GITHUB_COMMENTS)
-    env = {
-        "BUILD_REPOSITORY_PROVIDER": "GitHub",
-        "BUILD_REPOSITORY_NAME": "contoso/aiapp",
-        "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER": "7",
-        "PR_COMMENT_TOKEN": "github_pat_comment",
-        "GITHUB_API_URL": base,
-    }
-    result = comment(tmp_path, env, "error: policy violation: acr-admin-user-disabled\n", 255)
-    assert result.returncode == 0, result.stderr
-    (sent,) = posted(fake_http)
-    assert (sent.path, sent.args.to_dict()) == (GITHUB_COMMENTS, {})
-    assert sent.headers["Authorization"] == "Bearer github_pat_comment"
-    assert "failed (exit code 255)" in sent.json["body"] and "acr-admin-user-disabled" in sent.json["body"]
-
-
-def test_comment_says_when_the_preview_did_not_run(fake_http: HTTPServer, tmp_path: Path) -> None:
-    base = api_answers(fake_http, AZURE_REPOS_THREADS)
-    assert comment(tmp_path, azure_repos_env(base), None, None).returncode == 0
-    assert "did not run" in posted(fake_http)[0].json["comments"][0]["content"]
-
-
-def test_comment_failures_say_what_to_fix(fake_http: HTTPServer, tmp_path: Path) -> None:
-    base = api_answers(fake_http, AZURE_REPOS_THREADS, status=403, body=FORBIDDEN)
-    forbidden = comment(tmp_path, azure_repos_env(base), "ok", 0)
-    assert forbidden.returncode == 1
-    assert "HTTP 403" in forbidden.stderr and "Contribute to pull requests" in forbidden.stderr
-    no_token = comment(
-        tmp_path, azure_repos_env(base) | {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}, "ok", 0
-    )
-    assert no_token.returncode == 1 and "SYSTEM_ACCESSTOKEN is not set" in no_token.stderr
