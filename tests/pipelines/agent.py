@@ -27,10 +27,22 @@ SUBSCRIPTION = "11111111-2222-4333-8444-555555555555"
 AZBLOB_BACKEND = "azblob://pulumi?storage_account=aiappstate"
 CLOUD_BACKEND = "https://api.pulumi.com"
 
+# What the self-managed backend prints when `pulumi up` meets a lock left behind (pulumi/pulumi,
+# pkg/backend/diy/lock.go: checkForLock, with the CLI's "error: " prefix); the lock file is
+# <backend>/.pulumi/locks/<stack's fully qualified name>/<lock id>.json.
+DIY_LOCK_ERROR = (
+    "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or "
+    "delete the lock file with `pulumi cancel`.\n"
+    "  azblob://pulumi/.pulumi/locks/organization/aiapp/dev/5d3e0b6c-1f7a-4a8e-9c1e-2b7f6f0e9a11.json"
+    "?storage_account=aiappstate: created by vsts@fv-az123-456 (pid 4242) at 2025-06-01T03:00:12Z\n"
+)
+CLOUD_LOCK_ERROR = "error: [409] Conflict: Another update is currently in progress.\n"
+
 _LOGGED_ENV = ("ARM_", "AZURE_", "PULUMI_", "idToken", "servicePrincipal", "tenantId")
 
 # FAKE_PULUMI_OUTPUTS (file: `stack output --json`), FAKE_PULUMI_PREVIOUS (`stack output <name>`),
-# FAKE_PULUMI_EXIT (preview's exit status).
+# FAKE_PULUMI_EXIT (preview's exit status), FAKE_PULUMI_REFRESH (file: `refresh --preview-only --json`),
+# FAKE_PULUMI_UP_ERROR (what a failing `up` prints to stderr; unset: up succeeds).
 _FAKE_PULUMI = """
 if tool_args[0] == "stack":
     if "--json" in tool_args:
@@ -41,7 +53,14 @@ elif tool_args[0] == "preview":
     print("Previewing update (dev):")
     print("    ~ kubernetes:apps/v1:Deployment app update [diff: ~spec]")
     sys.exit(int(os.environ.get("FAKE_PULUMI_EXIT", "0")))
+elif tool_args[0] == "refresh":
+    refresh = os.environ.get("FAKE_PULUMI_REFRESH")
+    print(open(refresh).read() if refresh else '{"steps": [], "changeSummary": {"same": 12}}')
 elif tool_args[0] == "up":
+    if os.environ.get("FAKE_PULUMI_UP_ERROR"):
+        print("Updating (dev):")
+        sys.stderr.write(os.environ["FAKE_PULUMI_UP_ERROR"])
+        sys.exit(255)
     print("Updating (dev): done")
 """
 

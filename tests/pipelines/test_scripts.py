@@ -19,7 +19,7 @@ import pytest
 from model.manifest import Manifest
 from model.store import FileStore
 from tests.conftest import LiveApp, serve_app
-from tests.pipelines.agent import AZBLOB_BACKEND, CLOUD_BACKEND, COMMIT, SUBSCRIPTION, Agent
+from tests.pipelines.agent import AZBLOB_BACKEND, CLOUD_BACKEND, COMMIT, DIY_LOCK_ERROR, SUBSCRIPTION, Agent
 from tests.pipelines.yaml_templates import PIPELINES_DIR
 
 # ------------------------------------------------------------------------------------- resolve_model.py
@@ -271,3 +271,73 @@ def test_a_step_whose_az_session_cannot_serve_pulumi_stops_before_pulumi_runs(
     }[broken]
     assert expected in result.stderr
     assert agent.pulumi() == []
+
+
+# ---------------------------------------------------------------------------- drift and a stack lock
+
+
+DRIFTED = {
+    "steps": [
+        {
+            "op": "refresh",
+            "urn": "urn:pulumi:dev::aiapp::pulumi:pulumi:Stack::aiapp-dev",
+            "detailedDiff": None,
+        },
+        {
+            "op": "update",
+            "urn": "urn:pulumi:dev::aiapp::aiapp:infra:Cluster$azure-native:containerservice:ManagedCluster"
+            "::aks",
+            "detailedDiff": {"tags.owner": {"kind": "update", "inputDiff": False}},
+        },
+    ],
+    "changeSummary": {"update": 1, "same": 11},
+}
+
+
+def test_the_release_says_what_drifted_then_updates_with_refresh(agent: Agent) -> None:
+    refresh = agent.tmp / "refresh.json"
+    refresh.write_text(json.dumps(DRIFTED))
+    agent.env["FAKE_PULUMI_REFRESH"] = str(refresh)
+    work = agent.tmp / "dev"
+    result = agent.run("deploy.sh", "dev", str(work))
+    assert result.returncode == 0, result.stderr
+    commands = [call["args"] for call in agent.pulumi()]
+    (preview_refresh,) = [i for i, args in enumerate(commands) if args[0] == "refresh"]
+    (up,) = [i for i, args in enumerate(commands) if args[0] == "up"]
+    assert preview_refresh < up
+    # a preview of a refresh: reads everything, writes nothing, takes no lock
+    assert {"--preview-only", "--json", "--non-interactive"} <= set(commands[preview_refresh])
+    assert "--yes" not in commands[preview_refresh]
+    assert "--refresh" in commands[up]  # the update starts from what is really there, and puts drift back
+    assert (
+        "##vso[task.logissue type=warning]stack dev drifted: 1 resource changed outside Pulumi"
+        in result.stdout
+    )
+    assert (
+        "  ~ azure-native:containerservice:ManagedCluster aks: changed outside Pulumi: tags.owner (update)"
+        in (result.stdout)
+    )
+    assert json.loads((work / "drift.json").read_text()) == DRIFTED
+
+
+def test_a_stack_locked_by_a_cancelled_run_says_since_when_and_how_to_clear_it(agent: Agent) -> None:
+    agent.env["FAKE_PULUMI_UP_ERROR"] = DIY_LOCK_ERROR
+    work = agent.tmp / "dev"
+    result = agent.run("deploy.sh", "dev", str(work))
+    assert result.returncode == 255  # the update's own status
+    assert not (work / "outputs.json").exists()  # so the smoke test does not run against the old stack
+    errors = [
+        line for line in result.stdout.splitlines() if line.startswith("##vso[task.logissue type=error]")
+    ]
+    (error,) = errors
+    assert "stack dev is locked since 2025-06-01T03:00:12Z" in error
+    assert f"pulumi login '{AZBLOB_BACKEND}' && pulumi cancel --yes --stack dev" in error
+    assert "vsts@fv-az123-456 (pid 4242)" in result.stdout  # who left it
+    assert "    pulumi refresh --stack dev" in result.stdout
+
+
+def test_a_failed_update_that_is_no_lock_adds_nothing(agent: Agent) -> None:
+    agent.env["FAKE_PULUMI_UP_ERROR"] = "error: creating Namespace aiapp: 403 Forbidden\n"
+    result = agent.run("deploy.sh", "dev", str(agent.tmp / "dev"))
+    assert result.returncode == 255
+    assert "is locked" not in result.stdout and "403 Forbidden" in result.stdout
