@@ -274,3 +274,52 @@ def test_every_azure_step_keeps_its_az_session_alive_and_gets_no_id_token() -> N
         assert step["task"] == "AzureCLI@2"
         assert step["inputs"]["keepAzSessionActive"] is True, step["displayName"]
         assert step["inputs"].get("addSpnToEnvironment", False) is False, step["displayName"]
+
+
+def _install_step(steps: list[dict]) -> dict:
+    (install,) = [
+        s for s in steps if "make venv" in s.get("script", "") or "pip install" in s.get("script", "")
+    ]
+    return install
+
+
+def test_deploy_jobs_install_only_what_deploying_needs() -> None:
+    """Resolve, preview and deploy jobs install requirements.txt (the program and the model lifecycle), never
+    the test and benchmark tools of requirements-dev.txt (`make venv`); only the test job does."""
+    for name, job in _jobs():
+        steps = Pipeline.job_steps(job)
+        install = _install_step(steps)["script"]
+        if (name, _job_name(job)) == ("ci.yml", "test"):
+            assert install == "make venv"
+        else:
+            assert "make venv" not in install and "requirements-dev" not in install, _job_name(job)
+            assert re.search(r"-m venv \.venv\b", install) and install.endswith("-r requirements.txt")
+
+
+def test_pips_downloads_and_pulumis_plugins_are_cached_between_runs() -> None:
+    for name, job in _jobs():
+        steps = Pipeline.job_steps(job)
+        caches = {s["inputs"]["path"]: s for s in steps if s.get("task") == "Cache@2"}
+        install = _install_step(steps)
+        # pip's cache: where the install step's pip writes, restored before it, keyed by what it installs
+        pip_cache = install["env"]["PIP_CACHE_DIR"]
+        assert pip_cache in caches, f"{name}: {_job_name(job)} does not cache pip's downloads"
+        assert steps.index(caches[pip_cache]) < steps.index(install)
+        key = caches[pip_cache]["inputs"]["key"]
+        assert "requirements.txt" in key.split(" | ")
+        if "make venv" in install["script"]:
+            assert {"requirements-dev.txt", "app/requirements.txt"} <= set(key.split(" | "))
+        assert caches[pip_cache]["inputs"]["restoreKeys"].strip() in key
+        # Pulumi's plugins: wherever the Pulumi CLI is installed, under the PULUMI_HOME the job sets
+        runs_pulumi = any("install-pulumi.sh" in s.get("script", "") for s in steps)
+        plugin_caches = [path for path in caches if path.endswith("/plugins")]
+        if not runs_pulumi:
+            assert plugin_caches == [], _job_name(job)
+            continue
+        (home_step,) = [s for s in steps if "variable=PULUMI_HOME]" in s.get("script", "")]
+        home = home_step["script"].split("variable=PULUMI_HOME]", 1)[1].strip().strip('"')
+        assert plugin_caches == [f"{home}/plugins"], _job_name(job)
+        plugins = caches[plugin_caches[0]]
+        assert steps.index(home_step) < steps.index(plugins)
+        assert "requirements.txt" in plugins["inputs"]["key"].split(" | ")  # the SDK pins name the plugins
+        assert not any("pulumi " in s.get("script", "") for s in steps[: steps.index(plugins)])

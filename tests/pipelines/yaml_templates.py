@@ -36,12 +36,27 @@ def _substitute(value: Any, parameters: Mapping[str, Any]) -> Any:
     return value
 
 
-def _flatten_conditionals(items: list[Any]) -> list[Any]:
-    """`- ${{ if ... }}:` blocks inlined: every step a template may insert is counted as used."""
+_IF_EQ_PARAMETER = re.compile(r"^\$\{\{\s*if\s+eq\(\s*parameters\.(\w+)\s*,\s*'?([^')]*)'?\s*\)\s*\}\}$")
+
+
+def _included(condition: str, parameters: Mapping[str, Any]) -> bool:
+    """`${{ if eq(parameters.<name>, <value>) }}` decided like Azure Pipelines' eq (strings compared ignoring
+    case; a boolean parameter given as "false" equals false); any other expression counts as included."""
+    match = _IF_EQ_PARAMETER.match(condition.strip())
+    if match is None or match.group(1) not in parameters:
+        return True
+    return str(parameters[match.group(1)]).lower() == match.group(2).strip().lower()
+
+
+def _flatten_conditionals(items: list[Any], parameters: Mapping[str, Any]) -> list[Any]:
+    """`- ${{ if ... }}:` blocks inlined when their condition on a parameter holds; a block whose condition
+    cannot be decided here is inlined too, so every step a template may insert is counted as used."""
     out: list[Any] = []
     for item in items:
         if isinstance(item, Mapping) and len(item) == 1 and str(next(iter(item))).startswith("${{"):
-            out += _flatten_conditionals(list(next(iter(item.values()))))
+            condition, block = next(iter(item.items()))
+            if _included(str(condition), parameters):
+                out += _flatten_conditionals(list(block), parameters)
         else:
             out.append(item)
     return out
@@ -52,7 +67,7 @@ def expand(node: Any, base: Path, parameters: Mapping[str, Any] | None = None) -
     node = _substitute(node, parameters or {})
     if isinstance(node, list):
         result: list[Any] = []
-        for item in _flatten_conditionals(node):
+        for item in _flatten_conditionals(node, parameters or {}):
             if isinstance(item, Mapping) and "template" in item and set(item) <= {"template", "parameters"}:
                 result += _include(base / item["template"], item.get("parameters") or {})
             else:
