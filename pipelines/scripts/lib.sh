@@ -32,9 +32,9 @@ stack_for() {
 # until the script ends (microsoft/azure-pipelines-tasks, Tasks/AzureCLIV2/azureclitask.ts:
 # keepRefreshingAzSession, AZ_SESSION_REFRESH_INTERVAL_MS = 480000). The `idToken` that addSpnToEnvironment
 # would hand the script is the first one and is never refreshed, so the step does not ask for it.
-#   - azure-native: with none of ARM_USE_OIDC=true, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH, ARM_USE_MSI
-#     or ARM_USE_DEFAULT_AZURE_CREDENTIAL it uses azidentity's AzureCLICredential, which runs `az` for each
-#     token, after `az account show --subscription <ARM_SUBSCRIPTION_ID>` (pulumi/pulumi-azure-native,
+#   - azure-native: with none of ARM_USE_OIDC=true, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH,
+#     ARM_USE_MSI or ARM_USE_DEFAULT_AZURE_CREDENTIAL it uses azidentity's AzureCLICredential, which runs `az`
+#     for each token, after `az account show --subscription <ARM_SUBSCRIPTION_ID>` (pulumi/pulumi-azure-native,
 #     provider/pkg/provider/auth_azidentity.go: newSingleMethodAuthCredential, readAuthConfig;
 #     provider/pkg/provider/auth_cli.go). There is no ARM_USE_CLI: the CLI is what is left.
 #   - kubelogin: `get-token --login azurecli` (infra/cluster.py) asks `az` for each token
@@ -85,17 +85,22 @@ pulumi_login() {
   pulumi login --non-interactive "$PULUMI_BACKEND_URL"
 }
 
-# Fail early, with the reason, when the step's `az` session cannot do what the Pulumi processes will ask of it:
-# the subscription azure-native selects (the same `az account show` its CLI authentication runs), an ARM
+# Fail early, with the reason, when the step's `az` session cannot do what the Pulumi processes will ask of
+# it: the subscription azure-native selects (the same `az account show` its CLI authentication runs), an ARM
 # token (azure-native, the ACR token exchange) and a token for the AKS Entra server application (kubelogin).
-# Nothing is cached for later: each process asks the kept-alive session when it needs a token.
+# Each process asks the session again when it needs a token. The two tokens asked for here also stay in az's
+# cache for about an hour (az answers from its cache before it uses the login's assertion: Azure/azure-cli,
+# src/azure-cli-core/azure/cli/core/auth/msal_credentials.py, ServicePrincipalCredential.get_token), and a job
+# ends within 60 minutes; that carries the step through if the task cannot renew its login: with the
+# EnableLateBoundIdToken pipeline feature on, keepAzSessionActive logs in again with the ID token bound to the
+# step at its start, not a new one (Tasks/AzureCLIV2/azureclitask.ts: getIdToken).
 # AKS_SERVER_APP_ID comes from the variable group (infra/azure_ids.py).
 check_az_session() {
   require_vars AKS_SERVER_APP_ID ARM_SUBSCRIPTION_ID
   command -v az >/dev/null ||
     fail "az is not on PATH: the pipeline scripts run in AzureCLI@2, whose az login every Azure client uses"
   az account show --subscription "$ARM_SUBSCRIPTION_ID" --output none ||
-    fail "the step's az login cannot see subscription $ARM_SUBSCRIPTION_ID (is the service connection's identity granted on it?)"
+    fail "the step's az login cannot see subscription $ARM_SUBSCRIPTION_ID (is the connection's identity granted on it?)"
   local resource
   for resource in "https://management.azure.com/" "$AKS_SERVER_APP_ID"; do
     az account get-access-token --resource "$resource" --output none ||
