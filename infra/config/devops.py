@@ -186,6 +186,28 @@ class PipelinesSettings(Section):
     )
 
     @model_validator(mode="after")
+    def _no_import_into_the_projects_own_repository(self) -> PipelinesSettings:
+        """A new project's own repository (named like the project) is adopted, not created
+        (infra/pipelines/devops.py), so nothing would import the URL into it."""
+        source = self.source
+        if (
+            self.create_project
+            and isinstance(source, AzureReposSource)
+            and source.import_url
+            and source.repository_name.casefold() == self.project_name.casefold()
+        ):
+            raise problem(
+                f"is the name of the project ({self.project_name!r}): a new Azure DevOps project already has "
+                "a repository of that name, which the stack adopts, and aiapp:repositoryImportUrl can only "
+                "be imported into a repository the stack creates",
+                key="repositoryName",
+                fix=f"set another name (`pulumi config set {NAMESPACE}:repositoryName "
+                f"{source.repository_name}-app`), or remove {NAMESPACE}:repositoryImportUrl and push the "
+                "code to the project's own repository",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _not_in_a_stack_the_release_deploys(self, info: ValidationInfo) -> PipelinesSettings:
         stack = (info.context or {}).get("stack")
         if stack in {name.rsplit("/", 1)[-1] for name in self.stacks.values()}:

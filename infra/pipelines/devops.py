@@ -54,21 +54,36 @@ def repository(ctx: Context, project_id: pulumi.Output[str]) -> Repository:
             opts=ctx.opts,
         )
         return Repository("GitHub", pulumi.Output.from_input(source.repository), connection)
-    if source.existing:
+    if source.existing or _the_projects_own(ctx):
+        # A new Azure DevOps project comes with a Git repository named after it: creating a second one of
+        # that name fails, so the stack adopts it, looked up once the project exists (its id is the input).
+        # microsoft/terraform-provider-azuredevops, azuredevops/internal/acceptancetests/
+        # data_git_repository_test.go (TestAccGitRepository_DataSource, hclDataRepository): it creates only a
+        # project and reads `data.azuredevops_git_repository` named like the project; the provider's project
+        # create (azuredevops/internal/service/core/resource_project.go, resourceProjectCreate) returns only
+        # after Azure DevOps' create operation succeeded, so the repository exists when the lookup runs.
         found = azuredevops.get_git_repository_output(
             project_id=project_id, name=source.repository_name, opts=ctx.invoke
         )
         return Repository("TfsGit", found.id, None)
-    initialization = (
-        azuredevops.GitInitializationArgs(init_type="Import", source_type="Git", source_url=source.import_url)
-        if source.import_url
-        else azuredevops.GitInitializationArgs(init_type="Uninitialized")
-    )
+    if source.import_url:
+        initialization = azuredevops.GitInitializationArgs(
+            init_type="Import", source_type="Git", source_url=source.import_url
+        )
+        default_branch: str | None = MAIN_BRANCH
+    else:
+        # Empty until the first `git push <url> main` (README), which makes main the default branch. The
+        # provider refuses default_branch with Uninitialized before calling Azure DevOps ("there will be no
+        # branches, 'default_branch' cannot not be set"): microsoft/terraform-provider-azuredevops,
+        # azuredevops/internal/service/git/resource_git_repository.go, resourceGitRepositoryCreate (lines
+        # 243-247 at 3bd1fdb). Not "Clean" either: its initial commit would make that push non-fast-forward.
+        initialization = azuredevops.GitInitializationArgs(init_type="Uninitialized")
+        default_branch = None
     repo = azuredevops.Git(
         f"{ctx.name}-repo",
         project_id=project_id,
         name=source.repository_name,
-        default_branch=MAIN_BRANCH,
+        default_branch=default_branch,
         initialization=initialization,
         # protect: the code must outlive any `pulumi destroy` of its CI/CD.
         opts=pulumi.ResourceOptions.merge(
@@ -76,6 +91,17 @@ def repository(ctx: Context, project_id: pulumi.Output[str]) -> Repository:
         ),
     )
     return Repository("TfsGit", repo.id, None)
+
+
+def _the_projects_own(ctx: Context) -> bool:
+    """The stack creates the project and the repository is named like it (Azure DevOps compares names
+    without case). infra/config refuses an import URL then: there is no new repository to import into."""
+    devops, source = ctx.args.devops, ctx.args.devops.source
+    return (
+        devops.create_project
+        and isinstance(source, AzureReposSource)
+        and source.repository_name.casefold() == devops.project_name.casefold()
+    )
 
 
 def variable_group(

@@ -7,17 +7,27 @@ PROD_SCOPE), the state's storage account and Key Vault ids, a shared MODEL_STORE
 SECRETS (the policy pack recognises these shapes in plain text). PROGRAM_VARIANTS: Azure Repos + azblob://
 state alone; GitHub + Pulumi Cloud beside the runtime; `run_program_with_pipelines(variant)` runs the real
 __main__.py with one. `walk(value)` yields every nested value (to find a secret anywhere).
+
+The component on its own: `make_args(**overrides)` (PipelinesArgs around `devops_settings(**overrides)`:
+Azure Repos, self-managed state, project "AI app"), `blob_state()`, `cloud_state(secret=True)`,
+`github_source(secret=True)`, and `run_pipelines(args=None, preview=False)`, which runs it in a mock stack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tests.harness.mocks import SUBSCRIPTION_ID
+import pulumi
+
+from infra.config.devops import AzureBlobState, GitHubSource, PipelinesSettings, PulumiCloudState
+from infra.config.runtime import StackSettings
+from infra.identity import AzureContext, Principal
+from infra.pipelines import Pipelines, PipelinesArgs
+from tests.harness.mocks import SUBSCRIPTION_ID, TENANT_ID
 from tests.harness.records import StackRun
-from tests.harness.run import run_program
+from tests.harness.run import run_component, run_program
 
 # Resource type tokens of what infra/pipelines/ declares.
 DEVOPS_PROJECT = "azuredevops:index/project:Project"
@@ -131,3 +141,62 @@ def walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from walk(item)
+
+
+# ---------------------------------------------------------------------------- the component on its own
+# Typed settings and args for infra/pipelines/ run alone (`run_pipelines(make_args(source=github_source()))`).
+STATE_CONTAINER_ID = f"{STATE_ACCOUNT_ID}/blobServices/default/containers/pulumi"
+STATE_KEY_ID = f"{STATE_VAULT_ID}/keys/state"
+
+
+def blob_state() -> AzureBlobState:
+    return AzureBlobState(
+        storage_account_id=STATE_ACCOUNT_ID,
+        container_name="pulumi",
+        key_vault_id=STATE_VAULT_ID,
+        key_name="state",
+    )
+
+
+def cloud_state(secret: bool = True) -> PulumiCloudState:
+    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
+    return PulumiCloudState(
+        organization="contoso",
+        deploy_access_token=wrap(DEPLOY_TOKEN),
+        preview_access_token=wrap(PREVIEW_TOKEN),
+    )
+
+
+def github_source(secret: bool = True) -> GitHubSource:
+    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
+    return GitHubSource(
+        repository="contoso/aiapp", connection_token=wrap(GITHUB_PAT), comment_token=wrap(COMMENT_TOKEN)
+    )
+
+
+def devops_settings(**overrides: Any) -> PipelinesSettings:
+    """Realistic settings (Azure Repos, self-managed state); override any field."""
+    base: dict[str, Any] = {
+        "organization_url": ORG_URL,
+        "project_name": "AI app",
+        "state": blob_state(),
+        "identity_resource_group": "aiapp-cicd",
+        "deploy_scopes": (DEV_SCOPE, PROD_SCOPE),
+    }
+    return PipelinesSettings(**{**base, **overrides})
+
+
+def make_args(**overrides: Any) -> PipelinesArgs:
+    """The component's args around devops_settings(**overrides), for the cicd stack of prod's tenant."""
+    return PipelinesArgs(
+        devops=devops_settings(**overrides),
+        stack=StackSettings(stack=CICD_STACK, environment="prod", owner="team-ai@example.com"),
+        azure=AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User")),
+        model_name="digits",
+        model_store_url=MODEL_STORE_URL,
+    )
+
+
+def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -> StackRun:
+    """The component alone, in a mock stack; its outputs as the run's outputs."""
+    return run_component(lambda: Pipelines("cicd", args or make_args()).exports, preview=preview)

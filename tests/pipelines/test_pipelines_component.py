@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
-import pulumi
 import pytest
 from pydantic import ValidationError
 
@@ -26,15 +23,10 @@ from infra.azure_ids import (
 from infra.config import ConfigError, load_settings
 from infra.config.devops import (
     RELEASE_ENVIRONMENTS,
-    AzureBlobState,
     AzureReposSource,
-    GitHubSource,
-    PipelinesSettings,
-    PulumiCloudState,
 )
-from infra.config.runtime import StackSettings
 from infra.identity import AzureContext, Principal
-from infra.pipelines import Pipelines, PipelinesArgs, pipelines_args
+from infra.pipelines import pipelines_args
 from infra.pipelines.args import DEFAULT_ASSIGNABLE_ROLES
 from infra.pipelines.grants import PRIVILEGED_ROLES, STATE_DECRYPT_DATA_ACTIONS
 from infra.pipelines.names import (
@@ -51,12 +43,10 @@ from tests.harness import (
     TENANT_ID,
     Recorded,
     StackRun,
-    run_component,
 )
 from tests.harness.devops import (
     AZURE_REPOS_AZBLOB,
     CICD_STACK,
-    COMMENT_TOKEN,
     DEPLOY_TOKEN,
     DEV_SCOPE,
     DEVOPS_APPROVAL,
@@ -82,7 +72,15 @@ from tests.harness.devops import (
     ROLE_DEFINITION,
     SECRETS,
     STATE_ACCOUNT_ID,
+    STATE_CONTAINER_ID,
+    STATE_KEY_ID,
     STATE_VAULT_ID,
+    blob_state,
+    cloud_state,
+    devops_settings,
+    github_source,
+    make_args,
+    run_pipelines,
     walk,
 )
 from tests.pipelines.yaml_templates import REPO, load_pipeline
@@ -90,61 +88,6 @@ from tests.policy.engine import run_policy, run_stack_policy
 
 READ_ONLY_ROLES = {READER, STORAGE_BLOB_DATA_READER, AKS_CLUSTER_USER, AKS_RBAC_READER}
 APPROVER = "5a5a5a5a-1111-4222-8333-444444444444"
-STATE_CONTAINER_ID = f"{STATE_ACCOUNT_ID}/blobServices/default/containers/pulumi"
-STATE_KEY_ID = f"{STATE_VAULT_ID}/keys/state"
-
-
-def blob_state() -> AzureBlobState:
-    return AzureBlobState(
-        storage_account_id=STATE_ACCOUNT_ID,
-        container_name="pulumi",
-        key_vault_id=STATE_VAULT_ID,
-        key_name="state",
-    )
-
-
-def cloud_state(secret: bool = True) -> PulumiCloudState:
-    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
-    return PulumiCloudState(
-        organization="contoso",
-        deploy_access_token=wrap(DEPLOY_TOKEN),
-        preview_access_token=wrap(PREVIEW_TOKEN),
-    )
-
-
-def github_source(secret: bool = True) -> GitHubSource:
-    wrap: Callable[[str], Any] = pulumi.Output.secret if secret else str
-    return GitHubSource(
-        repository="contoso/aiapp", connection_token=wrap(GITHUB_PAT), comment_token=wrap(COMMENT_TOKEN)
-    )
-
-
-def devops_settings(**overrides: Any) -> PipelinesSettings:
-    """Realistic settings (Azure Repos, self-managed state); override any field."""
-    base: dict[str, Any] = {
-        "organization_url": ORG_URL,
-        "project_name": "AI app",
-        "state": blob_state(),
-        "identity_resource_group": "aiapp-cicd",
-        "deploy_scopes": (DEV_SCOPE, PROD_SCOPE),
-    }
-    return PipelinesSettings(**{**base, **overrides})
-
-
-def make_args(**overrides: Any) -> PipelinesArgs:
-    """The component's args around devops_settings(**overrides), for the cicd stack of prod's tenant."""
-    return PipelinesArgs(
-        devops=devops_settings(**overrides),
-        stack=StackSettings(stack=CICD_STACK, environment="prod", owner="team-ai@example.com"),
-        azure=AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User")),
-        model_name="digits",
-        model_store_url=MODEL_STORE_URL,
-    )
-
-
-def run_pipelines(args: PipelinesArgs | None = None, *, preview: bool = False) -> StackRun:
-    """The component alone, in a mock stack; its outputs as the run's outputs."""
-    return run_component(lambda: Pipelines("cicd", args or make_args()).exports, preview=preview)
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +158,8 @@ def test_project_and_repository_are_created_and_protected(run: StackRun) -> None
     project, repo = run.one(DEVOPS_PROJECT), run.one(DEVOPS_GIT)
     assert project.protect and repo.protect
     assert (project.inputs["visibility"], project.inputs["name"]) == ("private", "AI app")
-    assert repo.inputs["defaultBranch"] == MAIN_BRANCH
+    # No default branch for an empty repository: tests/pipelines/test_repository.py
+    assert repo.inputs["initialization"] == {"initType": "Uninitialized"}
     assert {r.inputs["projectId"] for r in run.resources if "projectId" in r.inputs} == {project.id}
 
 
