@@ -3,6 +3,7 @@ the role lets its holder grant roles). The role ids are in infra/azure_ids.py.""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
@@ -41,10 +42,21 @@ def current_context(deployer: DeployerSettings) -> AzureContext:
     return AzureContext(client.subscription_id, client.tenant_id, Principal(object_id, principal_type))
 
 
-def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat(
-        "/subscriptions/", subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/", role
-    )
+# The subscription an ARM scope belongs to: /subscriptions/<id>, and everything below it.
+_SUBSCRIPTION_OF_SCOPE = re.compile(r"^/subscriptions/(?P<id>[^/]+)(?:/|$)", re.IGNORECASE)
+
+
+def role_definition_id(scope: str, role: str, default_subscription: str) -> str:
+    """A built-in role's definition id as seen from `scope`: prefixed with the scope's own subscription, which
+    may not be the one `pulumi up` deploys to (the state container, the Key Vault key, the model store, the
+    deploy scopes can each live in another). Azure accepts another subscription's prefix, but reads the
+    assignment back with the scope's (Azure/azure-rest-api-specs issue 10939; the same seen as perpetual
+    churn in hashicorp/terraform-provider-azurerm issue 8558): after a `pulumi up --refresh` the state holds
+    another roleDefinitionId than the program declares, a change to an assignment on every later update.
+    `default_subscription`: for a scope outside any subscription (a management group)."""
+    match = _SUBSCRIPTION_OF_SCOPE.match(scope)
+    subscription = match["id"] if match else default_subscription
+    return f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 
 
 def assign_role(
@@ -59,11 +71,14 @@ def assign_role(
     condition: str | None = None,
 ) -> authorization.RoleAssignment:
     """condition: an ABAC condition (version 2.0) that limits what the role allows, e.g. which roles an RBAC
-    administrator may assign."""
+    administrator may assign. subscription_id: the deploying subscription, used only for a scope outside any
+    subscription (the role definition id takes the scope's own subscription)."""
     return authorization.RoleAssignment(
         name,
         scope=scope,
-        role_definition_id=role_definition_id(subscription_id, role),
+        role_definition_id=pulumi.Output.all(scope, subscription_id).apply(
+            lambda values: role_definition_id(values[0], role, values[1])
+        ),
         principal_id=principal.object_id,
         principal_type=principal.principal_type,
         description=description,
