@@ -29,6 +29,17 @@ class ClusterArgs:
 # identity under AzureCLI@2). The token is minted when the provider talks to the cluster, never stored.
 KUBELOGIN_ARGS = ("get-token", "--login", "azurecli", "--server-id", azure_ids.AKS_SERVER_APP_ID)
 KUBECONFIG_USER = "pulumi-deployer"
+# The autoscaler owns the system pool's node count once the pool exists. An update must send the count the
+# pool has, never the one declared for its creation: AKS refuses a manual count while the autoscaler is on
+# ("Cannot manually scale AgentPool ... with cluster autoscaler enabled", quoted in
+# hashicorp/terraform-provider-azurerm PR 4543), yet a PUT must carry a count (azurerm's
+# internal/services/containers/kubernetes_nodepool.go, ExpandDefaultNodePool: "Count must always be set ...
+# Count must be set for the initial creation when using AutoScaling but cannot be updated"). Ignored here,
+# Pulumi sends the count recorded in the state's inputs, which azure-native's refresh replaces with the live
+# one (pulumi/pulumi-azure-native provider/pkg/provider/provider.go, Read: changed outputs are applied to
+# the inputs): so `pulumi up --refresh`, as the release runs it, sends the autoscaler's own count, and a
+# change to aiapp:nodeMinCount updates the bounds only.
+SYSTEM_POOL_COUNT = "agentPoolProfiles[0].count"
 
 
 def kubelogin_kubeconfig(user_kubeconfig_b64: str) -> str:
@@ -85,7 +96,7 @@ class Cluster(pulumi.ComponentResource):
             os_sku=containerservice.OSSKU.AZURE_LINUX,
             vm_size=settings.vm_size,
             enable_auto_scaling=True,
-            count=settings.min_nodes,
+            count=settings.min_nodes,  # at creation only: see SYSTEM_POOL_COUNT below
             min_count=settings.min_nodes,
             max_count=settings.max_nodes,
             availability_zones=list(settings.zones) or None,
@@ -126,7 +137,7 @@ class Cluster(pulumi.ComponentResource):
                 node_os_upgrade_channel=containerservice.NodeOSUpgradeChannel.NODE_IMAGE,
             ),
             tags=stack.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=[SYSTEM_POOL_COUNT]),
         )
         kubelet = cluster.identity_profile.apply(lambda profile: (profile or {})["kubeletidentity"])
         self.acr_pull = identity.assign_role(
