@@ -184,6 +184,14 @@ class PipelinesSettings(Section):
     prod_approvers: Approvers = key(
         "prodApprovers", (), "Azure DevOps identities that approve prod; none: the release runs unattended"
     )
+    alert_webhook_url: Secret = key(
+        "alertWebhookUrl",
+        None,
+        "an https:// URL that gets a POST (an Azure DevOps service hook) when a release run fails or is "
+        "cancelled; it usually carries a token, hence a secret",
+        default_doc="none: nobody is told",
+        secret=True,
+    )
 
     @model_validator(mode="after")
     def _no_import_into_the_projects_own_repository(self) -> PipelinesSettings:

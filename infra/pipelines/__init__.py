@@ -7,6 +7,7 @@
   `pulumi up` still cannot change anything in Azure.
 - Each pipeline is authorized for exactly the connections, environments and variable groups its YAML uses
   (devops.py), nothing more; the names the YAML uses are in names.py.
+- A failed or cancelled release run is POSTed to aiapp:alertWebhookUrl, when set (notifications.py).
 
 Bootstrapping: this component is applied by a person (an Azure owner with an Azure DevOps PAT), never by the
 release pipeline it creates: the deploy identity deliberately cannot grant roles beyond `assignable_roles`.
@@ -34,6 +35,7 @@ from infra.pipelines.names import (
     RELEASE_PIPELINE,
     RELEASE_YAML,
 )
+from infra.pipelines.notifications import notify_on_failure
 
 __all__ = ["Pipelines", "PipelinesArgs", "pipelines_args"]
 
@@ -95,6 +97,7 @@ class Pipelines(pulumi.ComponentResource):
         devops.authorize(ctx, project_id, RELEASE_PIPELINE, release, deploys + github)
         if isinstance(args.devops.source, AzureReposSource):
             devops.pull_request_policy(ctx, project_id, repo, ci)
+        notify_on_failure(ctx, project_id, release)  # aiapp:alertWebhookUrl, when set
 
         def url(definition: azuredevops.BuildDefinition) -> pulumi.Output[str]:
             return definition.id.apply(lambda id_: f"{args.project_url}/_build?definitionId={id_}")
