@@ -17,7 +17,7 @@ from infra.config import load_settings
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.naming import dns_label
-from infra.outside import ImageOutside, RealOutside
+from infra.outside import Outside, RealOutside
 from infra.pipelines import Pipelines, pipelines_args
 from infra.registry import Registry, RegistryArgs
 from infra.workload import Workload, WorkloadArgs
@@ -27,9 +27,9 @@ stack = settings.stack
 azure = current_context(settings.deployer)  # subscription, tenant, and who runs `pulumi up`
 # The model store: another stack's (aiapp:modelStoreUrl), or, when None, one this stack creates.
 store_url: pulumi.Input[str] | None = settings.model_store.existing_url
-# What the image build reaches outside the engine (infra/outside.py): the real world, unless this file is run
+# What the program reaches outside the engine (infra/outside.py): the real world, unless this file is run
 # with `outside` already set, as tests/harness runs it (runpy's init_globals) with recording fakes.
-outside: ImageOutside = globals().get("outside") or RealOutside()
+outside: Outside = globals().get("outside") or RealOutside()
 
 if settings.runtime_enabled:
     group = resources.ResourceGroup(stack.name("rg"), location=stack.location, tags=stack.tags)
@@ -40,7 +40,7 @@ if settings.runtime_enabled:
         store = ModelStore("model-store", ModelStoreArgs(stack, settings.model_store, azure))  # own group
         store_url, store_access = store.url, [store.deployer_access]
     registry = Registry("registry", RegistryArgs(rg, stack, settings.registry, azure))
-    cluster = Cluster("cluster", ClusterArgs(rg, stack, settings.cluster, registry.id, azure))
+    cluster = Cluster("cluster", ClusterArgs(rg, stack, settings.cluster, registry.id, azure, outside))
 
     image = AppImage(
         "app-image",

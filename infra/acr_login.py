@@ -10,11 +10,16 @@ is written to the Pulumi state, which the read-only preview identity can read an
 could take a push credential from it. pulumi-docker pushes with the host's Docker credentials when the
 Image's `registry` has no username and password, so the token goes from here to docker's store and nowhere
 else. The login cannot be a step before `pulumi up`: on a stack's first update the registry does not exist
-yet.
+yet, and the deployer's AcrPush was assigned moments ago: so the login first waits (infra/propagation.py)
+until the registry grants that identity push on the repository, asked as docker will ask: an ACR access
+token for `repository:<name>:pull,push` (POST /oauth2/token), whose `access` claim lists what was granted
+(Azure/acr docs/AAD-OAuth.md, "Calling POST /oauth2/token"; the Docker registry token specification).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import shutil
 import subprocess
@@ -24,6 +29,7 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from infra import entra
+from infra.propagation import NotYet, Patience, wait_until
 
 if TYPE_CHECKING:
     from infra.outside import ImageOutside
@@ -39,30 +45,45 @@ class AcrLoginError(RuntimeError):
     """The registry refused the token exchange, or docker could not store the login."""
 
 
+class AcrRefused(AcrLoginError):
+    """The registry answered 401 or 403: the identity's role on it may still be propagating."""
+
+
 def exchange_url(login_server: str) -> str:
     return f"https://{login_server}/oauth2/exchange"
+
+
+def token_url(login_server: str) -> str:
+    return f"https://{login_server}/oauth2/token"
+
+
+def _post_form(url: str, form: dict[str, str], timeout: float) -> object:
+    """POST `form`; the JSON answer. HTTPError, URLError and bad JSON are the caller's to word."""
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(form).encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def request_refresh_token(
     url: str, login_server: str, tenant_id: str, access_token: str, timeout: float = 30
 ) -> str:
     """POST the exchange form to `url` and return the ACR refresh token."""
-    form = urllib.parse.urlencode(
-        {
-            "grant_type": "access_token",
-            "service": login_server,
-            "tenant": tenant_id,
-            "access_token": access_token,
-        }
-    ).encode()
-    request = urllib.request.Request(
-        url, data=form, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
-    )
+    form = {
+        "grant_type": "access_token",
+        "service": login_server,
+        "tenant": tenant_id,
+        "access_token": access_token,
+    }
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = json.loads(response.read())
+        body = _post_form(url, form, timeout)
     except urllib.error.HTTPError as exc:
-        raise AcrLoginError(
+        refused = AcrRefused if exc.code in (401, 403) else AcrLoginError
+        raise refused(
             f"{login_server} refused the token exchange (HTTP {exc.code}): the identity running `pulumi up` "
             "needs the AcrPush role on the registry; a role assigned minutes ago may still be propagating"
         ) from None
@@ -74,10 +95,59 @@ def request_refresh_token(
     return token
 
 
+def request_access_token(
+    url: str, login_server: str, refresh_token: str, scope: str, timeout: float = 30
+) -> str:
+    """POST the refresh token to the registry's token endpoint `url` for `scope`; the ACR access token."""
+    form = {
+        "grant_type": "refresh_token",
+        "service": login_server,
+        "scope": scope,
+        "refresh_token": refresh_token,
+    }
+    try:
+        body = _post_form(url, form, timeout)
+    except urllib.error.HTTPError as exc:
+        refused = AcrRefused if exc.code in (401, 403) else AcrLoginError
+        raise refused(f"{login_server} refused a token for {scope} (HTTP {exc.code})") from None
+    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+        raise AcrLoginError(f"asking {login_server} for a token failed: {exc}") from None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise AcrLoginError(f"{login_server} answered without an access_token")
+    return token
+
+
+def granted_actions(access_token: str, repository: str) -> frozenset[str]:
+    """The actions the registry granted on `repository` in an access token (a JWT): its `access` claim. Read,
+    not verified: the registry verifies its own tokens on every call; here it only says what it granted."""
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        raise AcrLoginError("the registry's access token is not a JWT") from None
+    entries = claims.get("access") if isinstance(claims, dict) else None
+    return frozenset(
+        str(action)
+        for entry in entries or []
+        if isinstance(entry, dict) and entry.get("type") == "repository" and entry.get("name") == repository
+        for action in entry.get("actions") or []
+    )
+
+
 def exchange_refresh_token(login_server: str, tenant_id: str, access_token: str) -> str:
     """The ACR refresh token for `login_server` (RealOutside's; tests/infra/test_acr_login.py runs
     request_refresh_token against a local server)."""
     return request_refresh_token(exchange_url(login_server), login_server, tenant_id, access_token)
+
+
+def registry_grants(login_server: str, refresh_token: str, repository: str) -> frozenset[str]:
+    """What `login_server` grants the refresh token's identity on `repository` (RealOutside's;
+    tests/infra/test_propagation.py runs request_access_token and granted_actions against a local server)."""
+    access_token = request_access_token(
+        token_url(login_server), login_server, refresh_token, push_scope(repository)
+    )
+    return granted_actions(access_token, repository)
 
 
 def docker_login(login_server: str, username: str, password: str) -> None:
@@ -114,9 +184,37 @@ def docker_login(login_server: str, username: str, password: str) -> None:
         )
 
 
-def login_for_push(login_server: str, tenant_id: str, outside: ImageOutside) -> None:
-    """Let the Docker engine push to `login_server` as the identity running `pulumi up` (never in a preview:
-    the caller checks `pulumi.runtime.is_dry_run()`, since the preview identity may not push)."""
-    access_token = outside.access_token(entra.ARM_SCOPE)
-    refresh_token = outside.exchange_refresh_token(login_server, tenant_id, access_token)
+def push_scope(repository: str) -> str:
+    return f"repository:{repository}:pull,push"
+
+
+def login_for_push(
+    login_server: str,
+    tenant_id: str,
+    repository: str,
+    outside: ImageOutside,
+    patience: Patience | None = None,
+) -> None:
+    """Let the Docker engine push to `login_server`/`repository` as the identity running `pulumi up`, once
+    the registry grants it push (never in a preview: the caller checks `pulumi.runtime.is_dry_run()`, since
+    the preview identity may not push)."""
+    access_token = outside.access_token(entra.ARM_SCOPE)  # about an hour: the wait is ten minutes at most
+
+    def attempt() -> str | NotYet:
+        try:
+            refresh_token = outside.exchange_refresh_token(login_server, tenant_id, access_token)
+            granted = outside.registry_grants(login_server, refresh_token, repository)
+        except AcrRefused as refused:
+            return NotYet(str(refused))
+        if "push" in granted or "*" in granted:
+            return refresh_token
+        return NotYet(f"it grants {', '.join(sorted(granted)) or 'nothing'} on {repository}, not push")
+
+    refresh_token = wait_until(
+        f"push access to {login_server}/{repository}",
+        attempt,
+        advice="The identity running `pulumi up` needs AcrPush on the registry (this stack assigns it to "
+        "aiapp:deployerObjectId, by default the logged-in identity); if it has it, run `pulumi up` again.",
+        patience=patience or Patience(),
+    )
     outside.docker_login(login_server, TOKEN_USERNAME, refresh_token)

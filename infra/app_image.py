@@ -6,11 +6,12 @@ label); all are build args, and so part of the content tag.
 
 Push credentials: never a resource input (the state is readable by the preview identity). On a real update
 the program logs the Docker engine in to ACR as the identity running `pulumi up` (infra/acr_login.py) once the
-registry and that identity's AcrPush exist; the docker.Image then pushes with the engine's stored login. A
-preview (`pulumi.runtime.is_dry_run()`) mints nothing: it builds and pushes nothing either.
+registry and that identity's AcrPush exist and the registry grants the push (a new role takes minutes:
+infra/propagation.py); the docker.Image then pushes with the engine's stored login. A preview
+(`pulumi.runtime.is_dry_run()`) mints nothing: it builds and pushes nothing either.
 
-Everything outside the engine (the project's files, the model store, Entra, ACR's token exchange, `docker
-login`) is reached through AppImageArgs.outside (infra/outside.py), never directly.
+Everything outside the engine (the project's files, the model store, Entra, ACR's token exchange and grants,
+`docker login`) is reached through AppImageArgs.outside (infra/outside.py), never directly.
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ def _in_thread(work: Callable[[], T]) -> asyncio.Future[T]:
 def _logged_in_server(
     login_server: pulumi.Input[str],
     tenant_id: pulumi.Input[str],
+    repository: str,
     after: Sequence[pulumi.Resource],
     outside: ImageOutside,
 ) -> pulumi.Output[str]:
     """The login server, resolved only once the Docker engine may push to it: after the registry and the
-    deployer's AcrPush exist (`after`), and after `docker login` on a real update. The image name is built
+    deployer's AcrPush exist (`after`) and, on a real update, once the registry grants that push (a new
+    role takes minutes to apply: infra/propagation.py) and `docker login` stored it. The image name is built
     from it, so the docker.Image is registered (and pushes) only after the login."""
 
     def log_in(values: list[str]) -> str | asyncio.Future[str]:
@@ -75,7 +78,7 @@ def _logged_in_server(
             return server  # a preview pushes nothing, and the preview identity may not push: no token
 
         def work() -> str:
-            acr_login.login_for_push(server, tenant, outside)
+            acr_login.login_for_push(server, tenant, repository, outside)
             return server
 
         return _in_thread(work)
@@ -143,7 +146,9 @@ class AppImage(pulumi.ComponentResource):
                 },
             )
         )
-        server = _logged_in_server(args.login_server, args.tenant_id, args.push_after, args.outside)
+        server = _logged_in_server(
+            args.login_server, args.tenant_id, args.image.repository, args.push_after, args.outside
+        )
         image_name = pulumi.Output.concat(server, "/", args.image.repository, ":", tag)
         context = Path(os.path.relpath(root, Path.cwd()))
         image = docker.Image(

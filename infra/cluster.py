@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -13,6 +14,8 @@ from pulumi_azure_native import containerservice
 
 from infra import azure_ids, identity
 from infra.config.runtime import ClusterSettings, StackSettings
+from infra.outside import ClusterOutside, RealOutside
+from infra.propagation import Patience, wait_until
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,10 @@ class ClusterArgs:
     cluster: ClusterSettings
     registry_id: pulumi.Input[str]  # the kubelet identity gets AcrPull on it
     azure: identity.AzureContext  # its deployer gets the AKS RBAC role it deploys with
+    # The API server, asked (on a real update) whether that role has reached it: the real one unless a test
+    # passes its own.
+    outside: ClusterOutside = field(default_factory=RealOutside)
+    patience: Patience = field(default_factory=Patience)  # how long, how often it is asked
 
 
 # The AKS server application (the audience of tokens the API server accepts with Entra ID on), and the login
@@ -79,6 +86,27 @@ def kubelogin_kubeconfig(user_kubeconfig_b64: str) -> str:
         "current-context": "aiapp",
     }
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def _once_allowed(kubeconfig: str, outside: ClusterOutside, patience: Patience) -> str | asyncio.Future[str]:
+    """The kubeconfig: at once in a preview (it uses nothing); on a real update once a SelfSubjectAccessReview
+    through it says the deployer may create namespaces, the workload's first step (cluster_access.py)."""
+    if pulumi.runtime.is_dry_run():
+        return kubeconfig
+
+    def work() -> str:
+        wait_until(
+            "the deployer's access to the cluster (may it create namespaces?)",
+            lambda: outside.review_cluster_access(kubeconfig, "create", "namespaces"),
+            advice="The identity running `pulumi up` needs Azure Kubernetes Service RBAC Cluster Admin on "
+            "the cluster (this stack assigns it to aiapp:deployerObjectId, by default the logged-in "
+            "identity); if it has it, run `pulumi up` again.",
+            patience=patience,
+        )
+        return kubeconfig
+
+    # Off the event loop: the wait blocks (kubelogin, HTTP, sleeps) while other resources go on registering.
+    return asyncio.get_running_loop().run_in_executor(None, work)
 
 
 class Cluster(pulumi.ComponentResource):
@@ -163,8 +191,12 @@ class Cluster(pulumi.ComponentResource):
             resource_group_name=args.resource_group, resource_name=cluster.name
         )
         user_kubeconfig_b64 = credentials.kubeconfigs[0].value
-        # No token in it, so no secret: the endpoint, the CA and the kubelogin command.
-        provider_kubeconfig = user_kubeconfig_b64.apply(kubelogin_kubeconfig)
+        # No token in it, so no secret: the endpoint, the CA and the kubelogin command. On a real update it
+        # resolves only once the API server lets the deployer create there (every workload object waits on
+        # the provider, and the provider on it); the first time, that can take minutes: infra/propagation.py.
+        provider_kubeconfig = pulumi.Output.all(user_kubeconfig_b64, self.deployer_access.id).apply(
+            lambda values: _once_allowed(kubelogin_kubeconfig(values[0]), args.outside, args.patience)
+        )
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=provider_kubeconfig,

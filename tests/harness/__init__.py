@@ -43,11 +43,13 @@ component that reaches the outside world is given one by `build` (e.g. a `Record
 
 StackRun: `.resources` (list of frozen `Recorded`), `.outputs`, `.secret_outputs`, `.unknown_outputs`,
 `.calls`, `.call_providers` (the provider urn of each call, "" for the default), `.workdir`, `.outside` and
-what the program asked of it: `.token_scopes` (Entra scopes), `.acr_exchanges`, `.docker_logins`,
-`.store_urls`; `.of_type(token)`, `.one(token, name=None)`, `.by_urn(urn)`, `.children(rec)`,
-`.parent_of(rec)`. Recorded: type, name, urn, id, inputs, outputs, parent (urn or None), custom, protect,
-provider (urn or None), dependencies, ignore_changes, delete_before_replace, additional_secret_outputs,
-replace_on_changes, retain_on_delete, secret_inputs (top-level input names that hold a secret).
+what the program asked of it: `.token_scopes` (Entra scopes), `.acr_exchanges`, `.registry_checks` (what the
+registry grants, asked before `docker login`), `.docker_logins`, `.cluster_reviews` (access reviews asked of
+the cluster before its Provider is used), `.store_urls`; `.of_type(token)`, `.one(token, name=None)`,
+`.by_urn(urn)`, `.children(rec)`, `.parent_of(rec)`. Recorded: type, name, urn, id, inputs, outputs, parent
+(urn or None), custom, protect, provider (urn or None), dependencies, ignore_changes, delete_before_replace,
+additional_secret_outputs, replace_on_changes, retain_on_delete, secret_inputs (top-level input names that
+hold a secret).
 
 What is faked, and nothing else: the engine (Pulumi's mock monitor, with outputs shaped like the providers'
 for the types the program declares, tests/harness/mocks.py: ids, loginServer, primaryEndpoints, kubelet
@@ -56,10 +58,11 @@ group and environment ids, service connections' federation issuer and subject, m
 principal ids), the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID, CLIENT_OBJECT_ID and CLIENT_ID, the
 Azure CLI's app, so the deployer is a User; getClientToken; listManagedClusterUserCredentials: a kubelogin
 kubeconfig for the declared cluster; Azure DevOps' getProject and getGitRepository: EXISTING_PROJECT_ID,
-EXISTING_REPO_ID), and the program's outside world (infra/outside.py's ImageOutside, which __main__.py is
+EXISTING_REPO_ID), and the program's outside world (infra/outside.py's Outside, which __main__.py is
 handed as `outside`; tests/harness/outside.py): Entra ("mock-entra-token-for:<scope>"), ACR's token exchange
-("mock-acr-refresh-token@<login server>"), `docker login` (recorded, nothing runs), the store URL above and
-the project directory (the workdir). Nothing in the program is patched.
+("mock-acr-refresh-token@<login server>"), the registry's grants (pull and push at once), the cluster's
+access review (allowed at once: no run waits), `docker login` (recorded, nothing runs), the store URL above
+and the project directory (the workdir). Nothing in the program is patched.
 
 The Azure DevOps side (aiapp:pipelinesEnabled): tests/harness/devops.py (type tokens, realistic values, the
 two whole-program variants, `run_program_with_pipelines(variant)`, `walk`).

@@ -1,7 +1,8 @@
-"""The program's outside world, faked: an `ImageOutside` (infra/outside.py) that reaches nothing.
+"""The program's outside world, faked: an `Outside` (infra/outside.py) that reaches nothing.
 
 Entra answers "mock-entra-token-for:<scope>", ACR's token exchange "mock-acr-refresh-token@<login server>",
-`docker login` runs nothing; each call is recorded. The model store is real: the program opens the URL of
+the registry grants pull and push at once, the cluster allows at once (so no run waits), `docker login`
+runs nothing; each call is recorded. The model store is real: the program opens the URL of
 the storage account it declares (https://<account>.blob.core.windows.net/<container>), the recorder checks
 that URL and hands back the file:// store the test chose instead. The project directory is the run's workdir.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from infra.config.shapes import BLOB_STORE_URL
+from infra.propagation import NotYet
 from model.store import Store, open_store
 
 
@@ -24,6 +27,8 @@ class RecordingOutside:
     acr_exchanges: list[dict[str, str]] = field(default_factory=list)
     docker_logins: list[dict[str, str]] = field(default_factory=list)
     store_urls: list[str] = field(default_factory=list)
+    registry_checks: list[dict[str, str]] = field(default_factory=list)
+    cluster_reviews: list[dict[str, str]] = field(default_factory=list)
 
     def open_store(self, url: str) -> Store:
         self.store_urls.append(url)
@@ -45,3 +50,13 @@ class RecordingOutside:
 
     def docker_login(self, login_server: str, username: str, password: str) -> None:
         self.docker_logins.append({"server": login_server, "username": username, "password": password})
+
+    def registry_grants(self, login_server: str, refresh_token: str, repository: str) -> frozenset[str]:
+        self.registry_checks.append(
+            {"login_server": login_server, "refresh_token": refresh_token, "repository": repository}
+        )
+        return frozenset({"pull", "push"})
+
+    def review_cluster_access(self, kubeconfig: str, verb: str, resource: str) -> Literal[True] | NotYet:
+        self.cluster_reviews.append({"kubeconfig": kubeconfig, "verb": verb, "resource": resource})
+        return True

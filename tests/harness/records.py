@@ -61,6 +61,16 @@ class StackRun:
         return self.outside.docker_logins
 
     @property
+    def registry_checks(self) -> list[dict[str, str]]:
+        """Each time the program asked the registry what it grants (before `docker login`)."""
+        return self.outside.registry_checks
+
+    @property
+    def cluster_reviews(self) -> list[dict[str, str]]:
+        """Each access review the program asked of the cluster (kubeconfig, verb, resource)."""
+        return self.outside.cluster_reviews
+
+    @property
     def store_urls(self) -> list[str]:
         """The model store URLs the program opened."""
         return self.outside.store_urls

@@ -1,6 +1,8 @@
-"""Push access without a stored credential: the token exchange against a real HTTP server on 127.0.0.1 (ACR's
-/oauth2/exchange contract), `docker login` run for real against a stand-in `docker` executable (the token on
-stdin only), and the kubeconfig the kubernetes Provider gets (kubelogin, no token)."""
+"""Push access without a stored credential: the token exchange and the registry's grants against a real HTTP
+server on 127.0.0.1 (ACR's /oauth2/exchange and /oauth2/token contracts), including the wait for a push role
+assigned moments ago (refused, then pull only, then push); `docker login` run for real against a stand-in
+`docker` executable (the token on stdin only); and the kubeconfig the kubernetes Provider gets (kubelogin, no
+token). ACR itself, Entra and a Docker engine are not exercised."""
 
 from __future__ import annotations
 
@@ -9,20 +11,32 @@ import json
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from infra import acr_login, entra
-from infra.acr_login import AcrLoginError, docker_login, exchange_url, login_for_push, request_refresh_token
+from infra.acr_login import (
+    AcrLoginError,
+    docker_login,
+    exchange_url,
+    granted_actions,
+    login_for_push,
+    push_scope,
+    request_access_token,
+    request_refresh_token,
+)
 from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
 from infra.outside import RealOutside
+from infra.propagation import Patience, PropagationTimeout
 
 EXCHANGE = "/oauth2/exchange"
+TOKEN = "/oauth2/token"
 
 
 def acr_answers(fake_http: HTTPServer, body: dict, status: int = 200) -> str:
@@ -144,6 +158,7 @@ class LocalAcr(RealOutside):
     """The real outside world, but Entra answers a fixed token and ACR is the fake server (plain HTTP)."""
 
     exchange_at: str = ""
+    token_at: str = ""
     scopes: list[str] = field(default_factory=list)
 
     def access_token(self, scope: str) -> str:
@@ -153,24 +168,125 @@ class LocalAcr(RealOutside):
     def exchange_refresh_token(self, login_server: str, tenant_id: str, access_token: str) -> str:
         return request_refresh_token(self.exchange_at, login_server, tenant_id, access_token)
 
+    def registry_grants(self, login_server: str, refresh_token: str, repository: str) -> frozenset[str]:
+        token = request_access_token(self.token_at, login_server, refresh_token, push_scope(repository))
+        return granted_actions(token, repository)
+
+
+def jwt(claims: dict) -> str:
+    """A token shaped like ACR's (header.claims.signature, base64url); the signature is not checked here."""
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def grants(repository: str, *actions: str) -> dict:
+    return {
+        "access_token": jwt(
+            {"access": [{"type": "repository", "name": repository, "actions": list(actions)}]}
+        )
+    }
+
+
+def acr_token_answers(fake_http: HTTPServer, body: dict, status: int = 200) -> str:
+    fake_http.expect_request(TOKEN, method="POST").respond_with_json(body, status=status)
+    return fake_http.url_for(TOKEN)
+
+
+QUICK = Patience(timeout_s=5, interval_s=0.01)
+
 
 def test_login_for_push_exchanges_the_entra_token_and_hands_the_result_to_docker_only(
     fake_http: HTTPServer, fake_docker: Path
 ) -> None:
-    """The whole chain, each step real except Entra: token -> exchange over HTTP -> docker login on stdin."""
-    outside = LocalAcr(exchange_at=acr_answers(fake_http, {"refresh_token": "acr-refresh-token"}))
-    login_for_push("myacr.azurecr.io", "tenant-1", outside)
+    """The whole chain, each step real except Entra: token -> exchange over HTTP -> the registry's grants ->
+    docker login on stdin."""
+    outside = LocalAcr(
+        exchange_at=acr_answers(fake_http, {"refresh_token": "acr-refresh-token"}),
+        token_at=acr_token_answers(fake_http, grants("aiapp", "pull", "push")),
+    )
+    login_for_push("myacr.azurecr.io", "tenant-1", "aiapp", outside, QUICK)
     assert outside.scopes == [entra.ARM_SCOPE]
-    assert [form["access_token"] for _, form, _ in exchanges(fake_http)] == [["entra-access-token"]]
+    assert [form["access_token"] for path, form, _ in exchanges(fake_http) if path == EXCHANGE] == [
+        ["entra-access-token"]
+    ]
     (call,) = invocations(fake_docker)
     assert call["argv"][:2] == ["login", "myacr.azurecr.io"] and call["stdin"] == "acr-refresh-token"
     assert "acr-refresh-token" not in call["argv"]
 
 
+def test_a_new_acr_push_role_is_waited_for_then_used(fake_http: HTTPServer, fake_docker: Path) -> None:
+    """The first `pulumi up`: the exchange is refused twice (401), then the registry grants pull only, then
+    pull and push; only then is docker logged in, with the refresh token that was granted push."""
+    exchange_answers = iter(
+        [Response(json.dumps({"errors": [{"code": "UNAUTHORIZED"}]}), 401, content_type="application/json")]
+        * 2
+        + [
+            Response(json.dumps({"refresh_token": f"refresh-{n}"}), 200, content_type="application/json")
+            for n in (3, 4)
+        ]
+    )
+    token_answers = iter([grants("aiapp", "pull"), grants("aiapp", "pull", "push")])
+    fake_http.expect_request(EXCHANGE, method="POST").respond_with_handler(lambda _: next(exchange_answers))
+    fake_http.expect_request(TOKEN, method="POST").respond_with_handler(
+        lambda _: Response(json.dumps(next(token_answers)), 200, content_type="application/json")
+    )
+    logs: list[str] = []
+    outside = LocalAcr(exchange_at=fake_http.url_for(EXCHANGE), token_at=fake_http.url_for(TOKEN))
+    login_for_push("myacr.azurecr.io", "tenant-1", "aiapp", outside, replace(QUICK, log=logs.append))
+    assert [r.path for r, _ in fake_http.log] == [EXCHANGE, EXCHANGE, EXCHANGE, TOKEN, EXCHANGE, TOKEN]
+    (call,) = invocations(fake_docker)
+    assert call["stdin"] == "refresh-4"
+    assert logs[0].startswith("waiting for push access to myacr.azurecr.io/aiapp:")
+    assert "HTTP 401" in logs[0] and logs[-1].startswith(
+        "push access to myacr.azurecr.io/aiapp: allowed after"
+    )
+
+
+def test_the_registry_is_asked_for_push_on_the_repository_as_docker_asks(fake_http: HTTPServer) -> None:
+    url = acr_token_answers(fake_http, grants("aiapp", "pull", "push"))
+    token = request_access_token(url, "myacr.azurecr.io", "acr-refresh-token", push_scope("aiapp"))
+    assert granted_actions(token, "aiapp") == {"pull", "push"}
+    assert exchanges(fake_http) == [
+        (
+            TOKEN,
+            {
+                "grant_type": ["refresh_token"],
+                "service": ["myacr.azurecr.io"],
+                "scope": ["repository:aiapp:pull,push"],
+                "refresh_token": ["acr-refresh-token"],
+            },
+            "application/x-www-form-urlencoded",
+        )
+    ]
+
+
+def test_only_the_grants_on_the_repository_count() -> None:
+    token = jwt(
+        {
+            "access": [
+                {"type": "repository", "name": "other", "actions": ["push"]},
+                {"type": "registry", "name": "catalog", "actions": ["*"]},
+                {"type": "repository", "name": "aiapp", "actions": ["pull"]},
+            ]
+        }
+    )
+    assert granted_actions(token, "aiapp") == {"pull"}
+    assert granted_actions(jwt({}), "aiapp") == frozenset()
+    with pytest.raises(AcrLoginError, match="not a JWT"):
+        granted_actions("opaque-token", "aiapp")
+
+
 def test_a_refused_exchange_logs_nothing_in(fake_http: HTTPServer, fake_docker: Path) -> None:
     outside = LocalAcr(exchange_at=acr_answers(fake_http, {"errors": [{"code": "DENIED"}]}, status=403))
-    with pytest.raises(AcrLoginError, match="needs the AcrPush role"):
-        login_for_push("myacr.azurecr.io", "tenant-1", outside)
+    with pytest.raises(PropagationTimeout, match="needs the AcrPush role") as raised:
+        login_for_push(
+            "myacr.azurecr.io", "tenant-1", "aiapp", outside, Patience(timeout_s=0.1, interval_s=0.02)
+        )
+    assert "push access to myacr.azurecr.io/aiapp: still refused" in str(raised.value)
+    assert "run `pulumi up` again" in str(raised.value)
     assert invocations(fake_docker) == []
 
 

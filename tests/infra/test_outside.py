@@ -1,6 +1,7 @@
-"""The program's outside world is one argument (infra/outside.py's ImageOutside): the real implementation that
-`pulumi up` gets and the tests' recorder (tests/harness/outside.py) both offer all of it, with the same
-signatures, so a step added to the Protocol cannot work under test and be missing in a real deployment."""
+"""The program's outside world is one argument (infra/outside.py's Outside: ImageOutside and ClusterOutside):
+the real implementation that `pulumi up` gets and the tests' recorder (tests/harness/outside.py) both offer
+all of it, with the same signatures, so a step added to a Protocol cannot work under test and be missing in
+a real deployment."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.outside import PROJECT_ROOT, ImageOutside, RealOutside
+from infra.outside import PROJECT_ROOT, ClusterOutside, ImageOutside, Outside, RealOutside
 from tests.harness import RecordingOutside
 
-MEMBERS = sorted(name for name in vars(ImageOutside) if not name.startswith("_"))
+PROTOCOLS = (ImageOutside, ClusterOutside)
+MEMBERS = sorted(name for protocol in PROTOCOLS for name in vars(protocol) if not name.startswith("_"))
 
 
 def parameters(function: object) -> list[str]:
@@ -20,10 +22,19 @@ def parameters(function: object) -> list[str]:
 
 
 @pytest.mark.parametrize("outside", [RealOutside(), RecordingOutside(Path("/x"), "file:///x")], ids=type)
-def test_each_implementation_offers_every_member_of_the_protocol(outside: ImageOutside) -> None:
-    assert MEMBERS == ["access_token", "docker_login", "exchange_refresh_token", "open_store", "project_root"]
+def test_each_implementation_offers_every_member_of_the_protocol(outside: Outside) -> None:
+    assert MEMBERS == [
+        "access_token",
+        "docker_login",
+        "exchange_refresh_token",
+        "open_store",
+        "project_root",
+        "registry_grants",
+        "review_cluster_access",
+    ]
+    assert {name for name in dir(Outside) if not name.startswith("_")} == set(MEMBERS)
     for name in MEMBERS:
-        declared = getattr(ImageOutside, name)
+        declared = next(getattr(p, name) for p in PROTOCOLS if name in vars(p))
         if isinstance(declared, property):
             assert isinstance(getattr(outside, name), Path)
         else:
