@@ -76,6 +76,13 @@ def _logged_in_server(
         server, tenant = values[0], values[1]
         if pulumi.runtime.is_dry_run():
             return server  # a preview pushes nothing, and the preview identity may not push: no token
+        # Every real update logs in, also when the Image turns out unchanged: whether it pushes is known only
+        # after the engine diffs it, and the image name (which waits for this login) is part of that diff.
+        # Skipping it would not spare a Docker engine either: pulumi-docker pings the daemon whenever it is
+        # configured (pulumi/pulumi-docker provider/provider.go Configure -> provider/image.go
+        # configureDockerClient, "failed to connect to any docker daemon"; v5.1.0 lines 89 and 931-991), and
+        # the engine configures it on every preview and update, changed or not (pulumi/pulumi
+        # pkg/resource/deploy/providers/registry.go, Registry.Same).
 
         def work() -> str:
             acr_login.login_for_push(server, tenant, repository, outside)
