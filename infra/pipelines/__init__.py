@@ -97,6 +97,7 @@ class Pipelines(pulumi.ComponentResource):
         devops.authorize(ctx, project_id, RELEASE_PIPELINE, release, deploys + github)
         if isinstance(args.devops.source, AzureReposSource):
             devops.pull_request_policy(ctx, project_id, repo, ci)
+            devops.pull_request_comments(ctx, project_id, repo)
         notify_on_failure(ctx, project_id, release)  # aiapp:alertWebhookUrl, when set
 
         def url(definition: azuredevops.BuildDefinition) -> pulumi.Output[str]:

@@ -287,3 +287,29 @@ def pull_request_policy(
         ),
         opts=ctx.opts,
     )
+
+
+def pull_request_comments(ctx: Context, project_id: pulumi.Output[str], repo: Repository) -> None:
+    """Azure Repos: the build identity may post the preview on a pull request ("Contribute to pull
+    requests" on the repository, nothing else). The definitions' job authorization scope is the project, so
+    the identity is "<project> Build Service (<organization>)".
+
+    microsoft/terraform-provider-azuredevops, azuredevops/internal/service/permissions/
+    resource_git_permissions.go: the token is repoV2/<project>/<repository> and the principal a subject
+    descriptor; its acceptance test (acceptancetests/resource_git_permissions_test.go,
+    hclGitPermissionsBuiltinUser) grants the project's build service this way. replace=False: the default
+    (true) would reset the identity's other permissions on the repository."""
+    devops = ctx.args.devops
+    organization = devops.organization_url.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0]
+    build_service = azuredevops.get_identity_users_output(
+        name=f"{devops.project_name} Build Service ({organization})", opts=ctx.invoke
+    )
+    azuredevops.GitPermissions(
+        f"{ctx.name}-build-service-pr-comments",
+        project_id=project_id,
+        repository_id=repo.id,
+        principal=build_service.subject_descriptor,
+        permissions={"PullRequestContribute": "Allow"},
+        replace=False,
+        opts=ctx.opts,
+    )

@@ -322,6 +322,16 @@ def _devops_repository(_: AzureMocks, args: dict[str, Any]) -> dict[str, Any]:
     return {"id": EXISTING_REPO_ID, "name": args.get("name"), "projectId": args.get("projectId")}
 
 
+def _devops_identity(_: AzureMocks, args: dict[str, Any]) -> dict[str, Any]:
+    name = args.get("name")
+    return {
+        "id": f"identity:{name}",
+        "name": name,
+        "descriptor": f"svc.{name}",
+        "subjectDescriptor": f"svc.{name}",
+    }
+
+
 CALLS: dict[str, CallResult] = {
     "azure-native:authorization:getClientConfig": _client_config,
     "azure-native:authorization:getClientToken": _client_token,
@@ -329,6 +339,7 @@ CALLS: dict[str, CallResult] = {
     "azure-native:containerservice:listManagedClusterAdminCredentials": _admin_credentials,
     "azuredevops:index/getProject:getProject": _devops_project,
     "azuredevops:index/getGitRepository:getGitRepository": _devops_repository,
+    "azuredevops:index/getIdentityUsers:getIdentityUsers": _devops_identity,
 }
 
 

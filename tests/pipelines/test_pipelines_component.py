@@ -154,6 +154,18 @@ def test_pull_requests_to_main_run_ci_through_a_blocking_build_validation_policy
     assert policy.inputs["blocking"] is True and policy.inputs["enabled"] is True
 
 
+def test_the_build_identity_may_post_the_preview_on_pull_requests_and_nothing_more(run: StackRun) -> None:
+    (grant,) = run.of_type("azuredevops:index/gitPermissions:GitPermissions")
+    assert grant.inputs["permissions"] == {"PullRequestContribute": "Allow"}
+    assert grant.inputs["replace"] is False  # the identity's other permissions stay as they are
+    assert grant.inputs["repositoryId"] == run.one(DEVOPS_GIT).id
+    assert grant.inputs["projectId"] == run.one(DEVOPS_PROJECT).id
+    # The project-scoped build identity (the definitions' job_authorization_scope), of ORG_URL's organization.
+    (lookup,) = [args for token, args in run.calls if token.endswith("getIdentityUsers")]
+    assert lookup["name"] == "AI app Build Service (contoso)"
+    assert grant.inputs["principal"] == "svc.AI app Build Service (contoso)"
+
+
 def test_project_and_repository_are_created_and_protected(run: StackRun) -> None:
     project, repo = run.one(DEVOPS_PROJECT), run.one(DEVOPS_GIT)
     assert project.protect and repo.protect
@@ -181,6 +193,7 @@ def test_lookups_of_an_existing_project_use_that_provider_too() -> None:
     lookups = sorted((t, p) for t, p in run.call_providers if t.startswith("azuredevops:"))
     assert lookups == [
         ("azuredevops:index/getGitRepository:getGitRepository", provider.urn),
+        ("azuredevops:index/getIdentityUsers:getIdentityUsers", provider.urn),
         ("azuredevops:index/getProject:getProject", provider.urn),
     ]
 
@@ -371,7 +384,7 @@ def test_the_variable_groups_carry_the_settings_of_self_managed_state(run: Stack
         assert (values["PULUMI_STACK_DEV"], values["PULUMI_STACK_PROD"]) == ("dev", "prod")
         assert values["MODEL_STORE"] == "https://aiappmodels.blob.core.windows.net/models"
         assert values["MODEL_VERSION_CONFIG_KEY"] == MODEL_VERSION_CONFIG_KEY
-        assert values["AKS_SERVER_APP_ID"] == AKS_SERVER_APP_ID  # lib.sh's token warm-up reads it here
+        assert values["AKS_SERVER_APP_ID"] == AKS_SERVER_APP_ID  # lib.sh's check_az_session reads it here
         assert not any(v.get("isSecret") for v in variables.values()), "self-managed state needs no secret"
 
 
