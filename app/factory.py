@@ -6,38 +6,16 @@ import json
 
 from flask import Flask, Response, request
 
-from app.errors import ApiError, error_response, json_bytes_response, json_response, register_error_handlers
+from app.errors import error_response, json_bytes_response, json_response, register_error_handlers
 from app.fastlane import PredictFastLane
-from app.inference import CLASSES, DigitModel
+from app.inference import CLASSES
 from app.inputs import parse_predict_request
 from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
 from app.page import register_page
 from app.prediction import PREDICT_PATH, predict_body
 from app.settings import Settings
-
-STATE_KEY = "digits"  # app.extensions[STATE_KEY] is the ServingState
-
-
-class ServingState:
-    """What the routes share: settings, metrics and the model (None until loaded: /readyz answers 503)."""
-
-    def __init__(self, settings: Settings, metrics: AppMetrics) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.model: DigitModel | None = None
-
-    def load_model(self) -> DigitModel:
-        """Load and verify the model from settings.model_dir; raises model.errors.ModelError."""
-        self.model = DigitModel.load(self.settings.model_dir)
-        return self.model
-
-    def require_model(self) -> DigitModel:
-        if self.model is None:
-            raise ApiError(
-                503, "not_ready", "the model is not loaded yet; retry when GET /readyz answers 200"
-            )
-        return self.model
+from app.state import STATE_KEY, ServingState
 
 
 def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool = True) -> Flask:

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from werkzeug.http import parse_options_header
 
 from app.errors import JSON_CONTENT_TYPE, SECURITY_HEADERS
 from app.inputs import parse_json_body
 from app.prediction import PREDICT_PATH, predict_body
-
-if TYPE_CHECKING:
-    from app.factory import ServingState
+from app.state import ServingState
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
-from app.factory import STATE_KEY
 from app.fastlane import PredictFastLane
+from app.state import STATE_KEY
 from tests.app.helpers import b64, render_digit
 from tests.conftest import Digits
 
