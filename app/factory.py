@@ -18,11 +18,11 @@ from app.settings import Settings
 from app.state import STATE_KEY, ServingState
 
 
-def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool = True) -> Flask:
+def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     """The app. With load_model (the default) the model is loaded and verified now, and a bad model raises
     model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
-    makes it ready (tests use this to see /readyz answer 503, then 200). fast_lane=False leaves out
-    app.fastlane (tests compare the two: same bytes, same metrics)."""
+    makes it ready (tests use this to see /readyz answer 503, then 200). settings.fast_lane (FAST_LANE)
+    puts app.fastlane in front of Flask; off, Flask serves every request (same bytes, same metrics)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     state = ServingState(settings, AppMetrics(CLASSES))
@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool =
     _register_routes(app, state)
     register_page(app)
     routes = [rule.rule for rule in app.url_map.iter_rules()]
-    inner = PredictFastLane(app.wsgi_app, state) if fast_lane else app.wsgi_app
+    inner = PredictFastLane(app.wsgi_app, state) if settings.fast_lane else app.wsgi_app
     app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]
     return app
 

@@ -43,6 +43,7 @@ class Settings:
     git_commit: str
     log_level: str
     access_log: bool
+    fast_lane: bool
 
 
 # name, default (as the env var would spell it, or None when computed), meaning: the README's table.
@@ -65,6 +66,7 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("GIT_COMMIT", "unknown", "the commit the app was built from, shown by /version"),
     ("LOG_LEVEL", "info", f"server log level: {', '.join(LOG_LEVELS)}"),
     ("ACCESS_LOG", "false", "log every request (true/false); off by default, it costs throughput"),
+    ("FAST_LANE", "true", "the WSGI fast lane for a plain JSON POST /v1/predict, before Flask (true/false)"),
 )
 
 
@@ -98,6 +100,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         git_commit=_text(env, "GIT_COMMIT", "unknown"),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
         access_log=_bool(env, "ACCESS_LOG", False),
+        fast_lane=_bool(env, "FAST_LANE", True),
     )
     if settings.port == settings.metrics_port:
         raise SettingsError(
