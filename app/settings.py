@@ -1,8 +1,10 @@
 """The serving app's settings: read once from environment variables, validated, frozen.
 
 Every variable has a default; a bad value stops the start with a message that names the variable, the value
-and what is allowed. Standard library only: `python -m app` reads these in the server's master process,
-which must start fast.
+and what is allowed. Standard library only, for `python -m app`: it imports this module before it sets
+PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads once, when first imported, so nothing here may pull
+that in; and a bad value is refused (exit code 2) before Flask, numpy and onnxruntime load. (Not to keep
+the master light: it imports those anyway, to verify the model before serving.)
 """
 
 from __future__ import annotations
