@@ -7,9 +7,9 @@ import json
 from flask import Flask, Response, request
 
 from app.errors import error_response, json_bytes_response, json_response, register_error_handlers
-from app.fastlane import PredictFastLane
+from app.fastlane import JsonFastLane, JsonHandler
 from app.inference import CLASSES
-from app.inputs import parse_predict_request
+from app.inputs import parse_json_body, parse_predict_request
 from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
 from app.page import register_page
@@ -33,7 +33,9 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     _register_routes(app, state)
     register_page(app)
     routes = [rule.rule for rule in app.url_map.iter_rules()]
-    inner = PredictFastLane(app.wsgi_app, state) if settings.fast_lane else app.wsgi_app
+    inner = app.wsgi_app
+    if settings.fast_lane:
+        inner = JsonFastLane(inner, _fast_lane_handlers(state), settings.max_body_bytes)
     app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]
     return app
 
@@ -67,8 +69,9 @@ def _register_routes(app: Flask, state: ServingState) -> None:
     def openapi() -> Response:
         return Response(openapi_body, mimetype="application/json")
 
-    # The plain JSON case of this route is served by app.fastlane without Flask, through the same
-    # parse_json_body and predict_body: a change here must keep the two in step (tests/app/test_fastlane.py).
+    # The plain JSON case of this route is served by app.fastlane without Flask (_fast_lane_handlers), through
+    # the same require_model, parse_json_body and predict_body: a change here must keep the two in step
+    # (tests/app/test_fastlane.py).
     @app.route(PREDICT_PATH, methods=["POST"], provide_automatic_options=False)
     def predict() -> Response:
         model = state.require_model()
@@ -76,3 +79,16 @@ def _register_routes(app: Flask, state: ServingState) -> None:
             request, settings.max_batch, settings.max_image_pixels, settings.max_body_bytes
         )
         return json_bytes_response(predict_body(model, features, state.metrics))
+
+
+def _fast_lane_handlers(state: ServingState) -> dict[str, JsonHandler]:
+    """What app.fastlane answers before Flask: a JSON route's path -> its plain JSON case (body -> 200 body),
+    made of the same functions as its Flask route above; it raises for anything else, and Flask answers."""
+    settings = state.settings
+
+    def predict(body: bytes) -> bytes:
+        model = state.require_model()
+        features = parse_json_body(body, settings.max_batch, settings.max_image_pixels)
+        return predict_body(model, features, state.metrics)
+
+    return {PREDICT_PATH: predict}

@@ -16,8 +16,9 @@ import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
+from app.errors import SECURITY_HEADERS
 from app.factory import create_app
-from app.fastlane import PredictFastLane
+from app.fastlane import JsonFastLane, WsgiApp
 from app.settings import load_settings
 from app.state import STATE_KEY
 from tests.app.helpers import b64, render_digit
@@ -77,13 +78,15 @@ def _multipart(blobs: list[bytes]) -> dict[str, Any]:
     return environ
 
 
-def _call(app: Flask, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+def _call(app: Flask | WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Status, headers and body of a WSGI call: of a Flask app's whole WSGI stack, or of any WSGI callable."""
     started: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         started.append((status, list(headers)))
 
-    chunks: Iterable[bytes] = app.wsgi_app(environ, start_response)
+    wsgi_app = app.wsgi_app if isinstance(app, Flask) else app
+    chunks: Iterable[bytes] = wsgi_app(environ, start_response)
     try:
         body = b"".join(chunks)
     finally:
@@ -98,8 +101,8 @@ class FlaskCalls:
     """Counts the requests the fast lane hands to Flask."""
 
     def __init__(self, app: Flask) -> None:
-        lane = app.wsgi_app.wsgi_app  # MetricsMiddleware -> PredictFastLane
-        assert isinstance(lane, PredictFastLane)
+        lane = app.wsgi_app.wsgi_app  # MetricsMiddleware -> JsonFastLane
+        assert isinstance(lane, JsonFastLane)
         self.count, inner = 0, lane.flask_wsgi_app
 
         def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -236,6 +239,30 @@ def test_a_bug_in_the_fast_lane_becomes_flasks_logged_500(
     assert all(not registry.get_sample_value("model_predictions_total", {"label": str(k)}) for k in range(10))
 
 
+def test_the_lane_serves_each_path_in_its_table_and_leaves_the_rest_to_flask() -> None:
+    """How a second JSON route (OIP's POST /v2/models/{name}/infer) shares the lane: a path and a handler."""
+    handed_over: list[tuple[str, bytes]] = []
+
+    def flask(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        handed_over.append((environ["PATH_INFO"], environ["wsgi.input"].read()))
+        start_response("418 I'M A TEAPOT", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    def refuse(body: bytes) -> bytes:
+        raise ValueError("not for the lane")
+
+    lane = JsonFastLane(flask, {"/one": lambda body: body[::-1], "/two": bytes.upper, "/no": refuse}, 64)
+    status, headers, body = _call(lane, _request(b'{"a":1}', path="/one"))
+    assert (status, body) == ("200 OK", b'}1:"a"{')
+    assert headers == [("Content-Type", "application/json"), ("Content-Length", "7"), *SECURITY_HEADERS]
+    assert _call(lane, _request(b'{"b":2}', path="/two"))[::2] == ("200 OK", b'{"B":2}')
+    assert not handed_over
+    for path, body, method in [("/no", b"[3]", "POST"), ("/three", b"[4]", "POST"), ("/one", b"", "GET")]:
+        assert _call(lane, _request(body, path=path, method=method))[0].startswith("418")
+    assert _call(lane, _request(b"[0]" * 30, path="/one"))[0].startswith("418")  # over max_body_bytes
+    assert handed_over == [("/no", b"[3]"), ("/three", b"[4]"), ("/one", b""), ("/one", b"[0]" * 30)]
+
+
 @pytest.mark.parametrize(
     ("value", "in_front"), [(None, True), ("true", True), ("false", False), ("off", False)]
 )
@@ -244,7 +271,7 @@ def test_the_fast_lane_setting_puts_the_lane_in_front_of_flask_or_leaves_it_out(
 ) -> None:
     env = {"MODEL_DIR": str(reference_model_dir)} | ({} if value is None else {"FAST_LANE": value})
     app = create_app(load_settings(env), load_model=False)
-    assert isinstance(app.wsgi_app.wsgi_app, PredictFastLane) is in_front  # MetricsMiddleware -> ?
+    assert isinstance(app.wsgi_app.wsgi_app, JsonFastLane) is in_front  # MetricsMiddleware -> ?
 
 
 def _http_cases(digits: Digits) -> list[tuple[str, str, bytes | None, dict[str, str]]]:
