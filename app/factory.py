@@ -6,45 +6,23 @@ import json
 
 from flask import Flask, Response, request
 
-from app.errors import ApiError, error_response, json_bytes_response, json_response, register_error_handlers
-from app.fastlane import PredictFastLane
-from app.inference import CLASSES, DigitModel
-from app.inputs import parse_predict_request
+from app.errors import error_response, json_bytes_response, json_response, register_error_handlers
+from app.fastlane import JsonFastLane, JsonHandler
+from app.inference import CLASSES
+from app.inputs import parse_json_body, parse_predict_request
 from app.metrics import AppMetrics, MetricsMiddleware
 from app.openapi import openapi_document
 from app.page import register_page
 from app.prediction import PREDICT_PATH, predict_body
 from app.settings import Settings
-
-STATE_KEY = "digits"  # app.extensions[STATE_KEY] is the ServingState
-
-
-class ServingState:
-    """What the routes share: settings, metrics and the model (None until loaded: /readyz answers 503)."""
-
-    def __init__(self, settings: Settings, metrics: AppMetrics) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.model: DigitModel | None = None
-
-    def load_model(self) -> DigitModel:
-        """Load and verify the model from settings.model_dir; raises model.errors.ModelError."""
-        self.model = DigitModel.load(self.settings.model_dir)
-        return self.model
-
-    def require_model(self) -> DigitModel:
-        if self.model is None:
-            raise ApiError(
-                503, "not_ready", "the model is not loaded yet; retry when GET /readyz answers 200"
-            )
-        return self.model
+from app.state import STATE_KEY, ServingState
 
 
-def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool = True) -> Flask:
+def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     """The app. With load_model (the default) the model is loaded and verified now, and a bad model raises
     model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
-    makes it ready (tests use this to see /readyz answer 503, then 200). fast_lane=False leaves out
-    app.fastlane (tests compare the two: same bytes, same metrics)."""
+    makes it ready (tests use this to see /readyz answer 503, then 200). settings.fast_lane (FAST_LANE)
+    puts app.fastlane in front of Flask; off, Flask serves every request (same bytes, same metrics)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     state = ServingState(settings, AppMetrics(CLASSES))
@@ -55,7 +33,9 @@ def create_app(settings: Settings, *, load_model: bool = True, fast_lane: bool =
     _register_routes(app, state)
     register_page(app)
     routes = [rule.rule for rule in app.url_map.iter_rules()]
-    inner = PredictFastLane(app.wsgi_app, state) if fast_lane else app.wsgi_app
+    inner = app.wsgi_app
+    if settings.fast_lane:
+        inner = JsonFastLane(inner, _fast_lane_handlers(state), settings.max_body_bytes)
     app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]
     return app
 
@@ -89,8 +69,9 @@ def _register_routes(app: Flask, state: ServingState) -> None:
     def openapi() -> Response:
         return Response(openapi_body, mimetype="application/json")
 
-    # The plain JSON case of this route is served by app.fastlane without Flask, through the same
-    # parse_json_body and predict_body: a change here must keep the two in step (tests/app/test_fastlane.py).
+    # The plain JSON case of this route is served by app.fastlane without Flask (_fast_lane_handlers), through
+    # the same require_model, parse_json_body and predict_body: a change here must keep the two in step
+    # (tests/app/test_fastlane.py).
     @app.route(PREDICT_PATH, methods=["POST"], provide_automatic_options=False)
     def predict() -> Response:
         model = state.require_model()
@@ -98,3 +79,16 @@ def _register_routes(app: Flask, state: ServingState) -> None:
             request, settings.max_batch, settings.max_image_pixels, settings.max_body_bytes
         )
         return json_bytes_response(predict_body(model, features, state.metrics))
+
+
+def _fast_lane_handlers(state: ServingState) -> dict[str, JsonHandler]:
+    """What app.fastlane answers before Flask: a JSON route's path -> its plain JSON case (body -> 200 body),
+    made of the same functions as its Flask route above; it raises for anything else, and Flask answers."""
+    settings = state.settings
+
+    def predict(body: bytes) -> bytes:
+        model = state.require_model()
+        features = parse_json_body(body, settings.max_batch, settings.max_image_pixels)
+        return predict_body(model, features, state.metrics)
+
+    return {PREDICT_PATH: predict}

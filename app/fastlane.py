@@ -1,31 +1,29 @@
-"""A WSGI fast lane for the hot path: POST /v1/predict with a JSON body of known length, without Flask.
+"""A WSGI fast lane for the hot JSON routes: a POST with a JSON body of known length, answered without Flask.
 
-Flask's request/response machinery costs ~90 us per request, about half of a one-digit prediction. This
-callable sits between MetricsMiddleware and Flask's wsgi_app and serves only the plain case: POST to the
-predict path, Content-Type application/json (parameters such as charset allowed), a Content-Length within
-MAX_BODY_BYTES and no Transfer-Encoding, the model loaded. It parses with the route's own parser
-(app.inputs.parse_json_body) and answers with the route's own body (app.prediction.predict_body) and
-headers (app.errors.SECURITY_HEADERS). Anything else, and any error while serving (an ApiError, or a bug),
-goes to Flask with the body put back, so every error response, multipart upload and other route keeps the
-Flask contract to the byte (tests/app/test_fastlane.py compares the two).
+Flask's request/response machinery costs about as much as the prediction it wraps (README, "Benchmarks").
+This callable sits between MetricsMiddleware and Flask's wsgi_app and serves only the plain case: POST to a
+path in its table, Content-Type application/json (parameters such as charset allowed), a Content-Length
+within MAX_BODY_BYTES and no Transfer-Encoding. The table maps each path (matched exactly) to a handler,
+request body -> 200 response body, built from the same functions as the Flask route of that path. A handler
+raises for anything but a 200 (an ApiError, the model not loaded, a bug): the request then goes to Flask
+with the body put back, so every error response, multipart upload and other route keeps the Flask contract
+to the byte (tests/app/test_fastlane.py compares the two). Another JSON route joins by adding its path and
+handler to the table (app.factory), next to its Flask route.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from werkzeug.http import parse_options_header
 
 from app.errors import JSON_CONTENT_TYPE, SECURITY_HEADERS
-from app.inputs import parse_json_body
-from app.prediction import PREDICT_PATH, predict_body
-
-if TYPE_CHECKING:
-    from app.factory import ServingState
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# The request body -> the 200 body; raises (anything) to leave the request to Flask.
+JsonHandler = Callable[[bytes], bytes]
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -35,19 +33,22 @@ def is_json_content_type(content_type: str) -> bool:
     return parse_options_header(content_type)[0].lower() == JSON_CONTENT_TYPE
 
 
-class PredictFastLane:
-    def __init__(self, flask_wsgi_app: WsgiApp, state: ServingState) -> None:
-        self.flask_wsgi_app, self.state = flask_wsgi_app, state
+class JsonFastLane:
+    def __init__(
+        self, flask_wsgi_app: WsgiApp, handlers: Mapping[str, JsonHandler], max_body_bytes: int
+    ) -> None:
+        self.flask_wsgi_app, self.handlers, self.max_body_bytes = flask_wsgi_app, handlers, max_body_bytes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = self._servable_length(environ)
-        if length is None:
+        handler = self.handlers.get(environ.get("PATH_INFO", ""))
+        length = None if handler is None else self._servable_length(environ)
+        if handler is None or length is None:
             return self.flask_wsgi_app(environ, start_response)
         try:
             body = environ["wsgi.input"].read(length)
         except (OSError, ValueError):  # a client gone mid-body: werkzeug turns its failed read into a 400
             return self.flask_wsgi_app(environ, start_response)
-        answer = self._answer(body) if len(body) == length else None  # short: Flask's own 400 or read
+        answer = _answer(handler, body) if len(body) == length else None  # short: Flask's own 400 or read
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_wsgi_app(environ, start_response)
@@ -58,11 +59,9 @@ class PredictFastLane:
         return [answer]
 
     def _servable_length(self, environ: dict[str, Any]) -> int | None:
-        """The body length when the fast lane serves this request, else None (Flask serves it)."""
+        """The body length when the fast lane serves this request to a path in its table, else None."""
         if (
-            environ.get("PATH_INFO") != PREDICT_PATH
-            or environ.get("REQUEST_METHOD") != "POST"
-            or self.state.model is None  # Flask answers the 503
+            environ.get("REQUEST_METHOD") != "POST"
             or "HTTP_TRANSFER_ENCODING" in environ  # chunked: Flask buffers it up to the limit
             or not is_json_content_type(environ.get("CONTENT_TYPE", ""))
         ):
@@ -72,16 +71,13 @@ class PredictFastLane:
         if not (length.isascii() and length.isdigit()):
             return None
         size = int(length)
-        return size if size <= self.state.settings.max_body_bytes else None  # Flask answers the 413
+        return size if size <= self.max_body_bytes else None  # Flask answers the 413
 
-    def _answer(self, body: bytes) -> bytes | None:
-        """The 200 body, or None for Flask to answer: an ApiError is its error response; a bug is its
-        logged 500. predict_body counts predictions only on success, so nothing is counted twice."""
-        settings, model = self.state.settings, self.state.model
-        if model is None:
-            return None
-        try:
-            features = parse_json_body(body, settings.max_batch, settings.max_image_pixels)
-            return predict_body(model, features, self.state.metrics)
-        except Exception:
-            return None
+
+def _answer(handler: JsonHandler, body: bytes) -> bytes | None:
+    """The 200 body, or None for Flask to answer: an ApiError is its error response; a bug is its logged 500.
+    A handler counts what it counts (predictions) only once it succeeds, so nothing is counted twice."""
+    try:
+        return handler(body)
+    except Exception:
+        return None

@@ -1,8 +1,10 @@
-"""The production WSGI servers, by name: the one place that knows how to start each.
+"""The production WSGI servers, by name (SERVER=...): the one place that knows how to start each.
 
-The benchmark runs the same Flask app under each (SERVER=...) and the faster one is the default,
-app.settings.DEFAULT_SERVER. Every server loads `app.wsgi:application` in its worker processes (forked from
-this master), so the master itself never imports Flask, numpy or onnxruntime and starts fast.
+The benchmark runs the same Flask app under each and the fastest is the default, app.settings.DEFAULT_SERVER.
+Every server forks its worker processes from this master, and each worker loads `app.wsgi:application`: the
+app and its own model session. The master is not light: `python -m app` has already imported Flask, numpy,
+onnxruntime and Pillow to verify the model before serving, so the workers start with those loaded. Only a
+server's own package is imported late, in its start function: gunicorn is not in the image.
 """
 
 from __future__ import annotations

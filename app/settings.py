@@ -1,8 +1,10 @@
 """The serving app's settings: read once from environment variables, validated, frozen.
 
 Every variable has a default; a bad value stops the start with a message that names the variable, the value
-and what is allowed. Standard library only: `python -m app` reads these in the server's master process,
-which must start fast.
+and what is allowed. Standard library only, for `python -m app`: it imports this module before it sets
+PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads once, when first imported, so nothing here may pull
+that in; and a bad value is refused (exit code 2) before Flask, numpy and onnxruntime load. (Not to keep
+the master light: it imports those anyway, to verify the model before serving.)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Settings:
     git_commit: str
     log_level: str
     access_log: bool
+    fast_lane: bool
 
 
 # name, default (as the env var would spell it, or None when computed), meaning: the README's table.
@@ -65,6 +68,7 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("GIT_COMMIT", "unknown", "the commit the app was built from, shown by /version"),
     ("LOG_LEVEL", "info", f"server log level: {', '.join(LOG_LEVELS)}"),
     ("ACCESS_LOG", "false", "log every request (true/false); off by default, it costs throughput"),
+    ("FAST_LANE", "true", "the WSGI fast lane for a plain JSON POST /v1/predict, before Flask (true/false)"),
 )
 
 
@@ -98,6 +102,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         git_commit=_text(env, "GIT_COMMIT", "unknown"),
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
         access_log=_bool(env, "ACCESS_LOG", False),
+        fast_lane=_bool(env, "FAST_LANE", True),
     )
     if settings.port == settings.metrics_port:
         raise SettingsError(

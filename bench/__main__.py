@@ -2,11 +2,13 @@
 
 In one run on 127.0.0.1, with wrk and one fixed request body (a real digit from the data set):
   1. the worker count, chosen by measurement (unless --workers): the app at 16 connections with 1 .. CPUs+1;
-  2. the app under its production entrypoint (`python -m app`), the same Flask app under granian (WSGI),
-     gunicorn sync and gunicorn gthread, and the yardsticks "tutorial" (Flask dev server + scikit-learn,
-     one process) and "peer" (FastAPI on uvicorn[standard], ONNX): req/s, p50 and p99 at 1 and 16
-     connections, all servers up side by side and measured in interleaved rounds;
-  3. the floor (onnxruntime alone, in-process) and the app's WSGI callable in-process, per request;
+  2. the app under its production entrypoint (`python -m app`), the same with its fast lane off
+     (FAST_LANE=false), the same Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, and
+     the yardsticks "tutorial" (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on
+     uvicorn[standard], ONNX): req/s, p50 and p99 at 1 and 16 connections, all servers up side by side
+     and measured in interleaved rounds;
+  3. the floor (onnxruntime alone, in-process) and the app's WSGI callable in-process, per request, with
+     the fast lane on and off;
   4. the app's start to ready (spawn `python -m app` -> first 200 on /readyz), median of --start-runs;
   5. with --image: `python -m tools.image.build --bench` (a cold build, then an app-code-only rebuild).
 It prints a table and the targets met or missed, then, as its LAST line, one JSON object with every figure.
@@ -36,7 +38,7 @@ from bench.machine import describe_machine, now_utc
 from bench.modeldir import model_dir_for
 from bench.procs import BenchError, ServerGroup
 from bench.quiet import QuietPolicy
-from bench.report import COMPARED, check_targets, headline, render
+from bench.report import COMPARED, FAST_LANE_PAIR, check_targets, fast_lane_gain, headline, render
 from bench.runner import Plan, measure_rounds, start
 from bench.servers import APP, BY_NAME, SERVER_KINDS
 from bench.startup import start_to_ready
@@ -49,7 +51,7 @@ SWEEP_CONNECTIONS = (16,)
 _FOREIGN_PREFIXES = ("GRANIAN_", "UVICORN_", "GUNICORN_", "PROMETHEUS_")
 _APP_SETTINGS = (
     "MODEL_DIR", "HOST", "PORT", "METRICS_PORT", "WORKERS", "THREADS", "SERVER", "MAX_BATCH",
-    "MAX_BODY_BYTES", "MAX_IMAGE_PIXELS", "LOG_LEVEL", "ACCESS_LOG", "WEB_CONCURRENCY",
+    "MAX_BODY_BYTES", "MAX_IMAGE_PIXELS", "LOG_LEVEL", "ACCESS_LOG", "FAST_LANE", "WEB_CONCURRENCY",
 )  # fmt: skip
 
 
@@ -171,6 +173,8 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     floor = inference_floor(model_dir, digit.features)
     plan.quiet.wait_for_quiet()
     app_inprocess = app_time_inprocess(model_dir, env, REPO)
+    plan.quiet.wait_for_quiet()
+    app_inprocess_no_lane = app_time_inprocess(model_dir, {**env, "FAST_LANE": "false"}, REPO)
     start_figures = start_to_ready(group, plan, workers, env, options.start_runs)
     summary["load_after"] = {"other_cores": round(idle_check(), 2), "loadavg": os.getloadavg()}
     summary.update(
@@ -182,8 +186,11 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
             "waited_for_quiet_s": round(plan.quiet.waited_s, 1),
         },
         disturbed=disturbed_figures(servers, sweep), servers=servers, inference_floor_us=floor,
-        app_inprocess_us=app_inprocess, start_to_ready=start_figures,
+        app_inprocess_us=app_inprocess, app_inprocess_no_fast_lane_us=app_inprocess_no_lane,
+        start_to_ready=start_figures,
     )  # fmt: skip
+    if servers.keys() >= set(FAST_LANE_PAIR):
+        summary["fast_lane_gain"] = fast_lane_gain(servers)
     if servers.keys() >= COMPARED:
         from app.settings import DEFAULT_SERVER
 

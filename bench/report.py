@@ -57,6 +57,15 @@ def headline(servers: Mapping[str, Any], start: Mapping[str, Any]) -> dict[str, 
     }
 
 
+FAST_LANE_PAIR = ("app", "app-no-fast-lane")
+
+
+def fast_lane_gain(servers: Mapping[str, Any]) -> dict[str, float]:
+    """The app's req/s over the same app with FAST_LANE=false, at each connection count, from the same run."""
+    on, off = FAST_LANE_PAIR
+    return {f"c{c}": round(_rps(servers, on, c) / _rps(servers, off, c), 3) for c in (1, 16)}
+
+
 def check_targets(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target whose figure was measured: {"value", "target" (its text), "met"}."""
     checked: dict[str, dict[str, Any]] = {}
@@ -117,16 +126,24 @@ def render(summary: Mapping[str, Any]) -> str:
             f"WARNING: other processes used more than {settings['max_other_load_cores']} cores during every "
             f"round of: {', '.join(summary['disturbed'])}; those figures understate the server",
         ]
-    floor, app, start = summary["inference_floor_us"], summary["app_inprocess_us"], summary["start_to_ready"]
+    floor, start = summary["inference_floor_us"], summary["start_to_ready"]
+    app, no_lane = summary["app_inprocess_us"], summary["app_inprocess_no_fast_lane_us"]
     lines += [
         "",
         f"floor, onnxruntime inference per request, in-process: "
         f"p50 {floor['p50_us']} us, p99 {floor['p99_us']} us",
         f"the app's WSGI callable per request, in-process, no server: p50 {app['p50_us']} us, "
-        f"p99 {app['p99_us']} us",
+        f"p99 {app['p99_us']} us; with FAST_LANE=false: p50 {no_lane['p50_us']} us, "
+        f"p99 {no_lane['p99_us']} us",
         f"start to ready (python -m app -> /readyz 200): "
         f"median {start['median_s']} s of {start['samples_s']}",
     ]
+    if "fast_lane_gain" in summary:
+        gain = summary["fast_lane_gain"]
+        lines.append(
+            f"fast lane over HTTP (app / app with FAST_LANE=false, req/s): x{gain['c1']} at c1, "
+            f"x{gain['c16']} at c16"
+        )
     if "fastest_wsgi_server" in summary:
         lines.append(
             f"fastest WSGI server at c16: {summary['fastest_wsgi_server']} "

@@ -1,6 +1,7 @@
 """The servers under test, each as the command line and environment that start it on 127.0.0.1.
 
-"app" is the production entrypoint exactly as the image runs it (`python -m app`, its default server).
+"app" is the production entrypoint exactly as the image runs it (`python -m app`, its default server);
+"app-no-fast-lane" the same with FAST_LANE=false, so the fast lane's worth is measured over HTTP in each run.
 "granian", "gunicorn-sync" and "gunicorn-gthread" load the same WSGI callable, `app.wsgi:application`,
 through each server's own command line, each tuned as it serves best here (below): the comparison that picks
 the app's default server does not depend on how the app's launcher configures them. The yardsticks are in
@@ -65,6 +66,12 @@ def _app(launch: Launch) -> tuple[list[str], dict[str, str]]:
     return _python("-m", "app"), env
 
 
+def _app_no_fast_lane(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    """The app as above with FAST_LANE=false: Flask serves every request, so the pair measures the lane."""
+    argv, env = _app(launch)
+    return argv, {**env, "FAST_LANE": "false"}
+
+
 def _granian(launch: Launch) -> tuple[list[str], dict[str, str]]:
     argv = _python(
         "-m", "granian", "--interface", "wsgi", "--host", LOCALHOST, "--port", str(launch.port),
@@ -102,6 +109,7 @@ def _peer(launch: Launch) -> tuple[list[str], dict[str, str]]:
 APP = ServerKind("app", "app (python -m app)", "app", _app)
 SERVER_KINDS: tuple[ServerKind, ...] = (
     APP,
+    ServerKind("app-no-fast-lane", "app, fast lane off (FAST_LANE=false)", "app", _app_no_fast_lane),
     ServerKind("granian", "Flask app on granian (WSGI), 1 thread", "server", _granian),
     ServerKind("gunicorn-sync", "Flask app on gunicorn sync", "server", _gunicorn("sync")),
     ServerKind(

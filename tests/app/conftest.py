@@ -16,10 +16,8 @@ from tests.app.helpers import make_settings
 
 @pytest.fixture(scope="session")
 def app_factory(reference_model_dir: Path) -> Callable[..., Flask]:
-    def factory(load_model: bool = True, fast_lane: bool = True, **overrides: Any) -> Flask:
-        settings = make_settings(reference_model_dir, **overrides)
-        app = create_app(settings, load_model=load_model, fast_lane=fast_lane)
-        return app
+    def factory(load_model: bool = True, **overrides: Any) -> Flask:
+        return create_app(make_settings(reference_model_dir, **overrides), load_model=load_model)
 
     return factory
 

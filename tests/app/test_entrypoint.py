@@ -106,7 +106,14 @@ def test_a_missing_or_mismatched_model_stops_the_start(
 
 @pytest.mark.parametrize(
     ("env", "message_part"),
-    [({"PORT": "eighty"}, "PORT='eighty' is not an integer"), ({"SERVER": "waitress"}, "SERVER='waitress'")],
+    [
+        ({"PORT": "eighty"}, "PORT='eighty' is not an integer"),
+        ({"SERVER": "waitress"}, "SERVER='waitress'"),
+        (
+            {"FAST_LANE": "sometimes"},
+            "FAST_LANE='sometimes' is not a boolean; set FAST_LANE to true or false",
+        ),
+    ],
 )
 def test_bad_settings_stop_the_start(
     reference_model_dir: Path, env: dict[str, str], message_part: str

@@ -1,22 +1,28 @@
 """app.fastlane: POST /v1/predict answered without Flask must be byte-for-byte the Flask answer, counted the
-same, and everything it does not serve (errors, multipart, chunked, oversized, other routes) goes to Flask."""
+same, and everything it does not serve (errors, multipart, chunked, oversized, other routes) goes to Flask.
+FAST_LANE turns it on (the default) or off: the same answers either way, in-process and over HTTP."""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
-from app.factory import STATE_KEY
-from app.fastlane import PredictFastLane
+from app.errors import SECURITY_HEADERS
+from app.factory import create_app
+from app.fastlane import JsonFastLane, WsgiApp
+from app.settings import load_settings
+from app.state import STATE_KEY
 from tests.app.helpers import b64, render_digit
-from tests.conftest import Digits
+from tests.conftest import Digits, LiveApp, serve_app
 
 ZERO_ROW = [0] * 64
 MAX_BATCH = 4
@@ -72,13 +78,15 @@ def _multipart(blobs: list[bytes]) -> dict[str, Any]:
     return environ
 
 
-def _call(app: Flask, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+def _call(app: Flask | WsgiApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Status, headers and body of a WSGI call: of a Flask app's whole WSGI stack, or of any WSGI callable."""
     started: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         started.append((status, list(headers)))
 
-    chunks: Iterable[bytes] = app.wsgi_app(environ, start_response)
+    wsgi_app = app.wsgi_app if isinstance(app, Flask) else app
+    chunks: Iterable[bytes] = wsgi_app(environ, start_response)
     try:
         body = b"".join(chunks)
     finally:
@@ -93,8 +101,8 @@ class FlaskCalls:
     """Counts the requests the fast lane hands to Flask."""
 
     def __init__(self, app: Flask) -> None:
-        lane = app.wsgi_app.wsgi_app  # MetricsMiddleware -> PredictFastLane
-        assert isinstance(lane, PredictFastLane)
+        lane = app.wsgi_app.wsgi_app  # MetricsMiddleware -> JsonFastLane
+        assert isinstance(lane, JsonFastLane)
         self.count, inner = 0, lane.flask_wsgi_app
 
         def counting(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -229,3 +237,95 @@ def test_a_bug_in_the_fast_lane_becomes_flasks_logged_500(
     assert flask_calls.count == 1  # handed over, not answered by the server's own 500 page
     registry = state.metrics.registry
     assert all(not registry.get_sample_value("model_predictions_total", {"label": str(k)}) for k in range(10))
+
+
+def test_the_lane_serves_each_path_in_its_table_and_leaves_the_rest_to_flask() -> None:
+    """How a second JSON route (OIP's POST /v2/models/{name}/infer) shares the lane: a path and a handler."""
+    handed_over: list[tuple[str, bytes]] = []
+
+    def flask(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        handed_over.append((environ["PATH_INFO"], environ["wsgi.input"].read()))
+        start_response("418 I'M A TEAPOT", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    def refuse(body: bytes) -> bytes:
+        raise ValueError("not for the lane")
+
+    lane = JsonFastLane(flask, {"/one": lambda body: body[::-1], "/two": bytes.upper, "/no": refuse}, 64)
+    status, headers, body = _call(lane, _request(b'{"a":1}', path="/one"))
+    assert (status, body) == ("200 OK", b'}1:"a"{')
+    assert headers == [("Content-Type", "application/json"), ("Content-Length", "7"), *SECURITY_HEADERS]
+    assert _call(lane, _request(b'{"b":2}', path="/two"))[::2] == ("200 OK", b'{"B":2}')
+    assert not handed_over
+    for path, body, method in [("/no", b"[3]", "POST"), ("/three", b"[4]", "POST"), ("/one", b"", "GET")]:
+        assert _call(lane, _request(body, path=path, method=method))[0].startswith("418")
+    assert _call(lane, _request(b"[0]" * 30, path="/one"))[0].startswith("418")  # over max_body_bytes
+    assert handed_over == [("/no", b"[3]"), ("/three", b"[4]"), ("/one", b""), ("/one", b"[0]" * 30)]
+
+
+@pytest.mark.parametrize(
+    ("value", "in_front"), [(None, True), ("true", True), ("false", False), ("off", False)]
+)
+def test_the_fast_lane_setting_puts_the_lane_in_front_of_flask_or_leaves_it_out(
+    reference_model_dir: Path, value: str | None, in_front: bool
+) -> None:
+    env = {"MODEL_DIR": str(reference_model_dir)} | ({} if value is None else {"FAST_LANE": value})
+    app = create_app(load_settings(env), load_model=False)
+    assert isinstance(app.wsgi_app.wsgi_app, JsonFastLane) is in_front  # MetricsMiddleware -> ?
+
+
+def _http_cases(digits: Digits) -> list[tuple[str, str, bytes | None, dict[str, str]]]:
+    """(method, path, body, headers): the hot path, its errors and what the lane leaves to Flask."""
+    rows = digits.x[:3].tolist()
+    as_json = {"Content-Type": "application/json"}
+    boundary = "digitboundary"
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="d.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + render_digit(digits.x[5])
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return [
+        ("POST", "/v1/predict", _json({"instances": rows[:1]}), as_json),
+        (
+            "POST",
+            "/v1/predict",
+            _json({"instances": rows}),
+            {"Content-Type": "application/json; charset=utf-8"},
+        ),
+        ("POST", "/v1/predict", _json({"images": [b64(render_digit(digits.x[3]))]}), as_json),
+        ("POST", "/v1/predict", b'{"instances": [[1, 2]', as_json),
+        ("POST", "/v1/predict", _json({"instances": [[17] * 64]}), as_json),
+        ("POST", "/v1/predict", _json({"instances": rows}), {"Content-Type": "text/plain"}),
+        ("POST", "/v1/predict", multipart, {"Content-Type": f"multipart/form-data; boundary={boundary}"}),
+        ("GET", "/v1/predict", None, {}),
+        ("GET", "/healthz", None, {}),
+        ("GET", "/nowhere", None, {}),
+    ]
+
+
+def _http(url: str, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[Any, ...]:
+    """Status, every header but the clock's Date in order, and the body bytes, as the server sent them."""
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        kept = [(name, value) for name, value in response.getheaders() if name.lower() != "date"]
+        return response.status, kept, response.read()
+    finally:
+        connection.close()
+
+
+def test_fast_lane_on_and_off_answer_the_same_bytes_over_http(
+    live_app: LiveApp, reference_model_dir: Path, digits: Digits
+) -> None:
+    """The real `python -m app` with FAST_LANE unset (on) and FAST_LANE=false, side by side."""
+    statuses = []
+    with serve_app(reference_model_dir, FAST_LANE="false") as lane_off:
+        for case in _http_cases(digits):
+            on, off = _http(live_app.url, *case), _http(lane_off.url, *case)
+            assert on == off, case[:2]
+            statuses.append(on[0])
+    assert statuses == [200, 200, 200, 400, 422, 415, 200, 405, 200, 404]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import Flask
 from prometheus_client import generate_latest
 
-from app.factory import STATE_KEY
 from app.metrics import OTHER_METHOD, UNMATCHED_ROUTE
+from app.state import STATE_KEY
 from tests.conftest import Digits
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.factory import STATE_KEY
+from app.state import STATE_KEY
 from model.manifest import Manifest
 from tests.app.helpers import assert_error
 

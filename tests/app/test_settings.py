@@ -21,6 +21,7 @@ def test_defaults_from_an_empty_environment() -> None:
     )
     assert settings.server == "granian" and settings.threads == 1 and settings.workers >= 1
     assert (settings.app_version, settings.git_commit, settings.access_log) == ("dev", "unknown", False)
+    assert settings.fast_lane is True
 
 
 def test_every_variable_is_read() -> None:
@@ -39,6 +40,7 @@ def test_every_variable_is_read() -> None:
         "GIT_COMMIT": "abc123",
         "LOG_LEVEL": "warning",
         "ACCESS_LOG": "true",
+        "FAST_LANE": "false",
     }
     assert load_settings(env) == Settings(
         model_dir=Path("/srv/model"),
@@ -55,6 +57,7 @@ def test_every_variable_is_read() -> None:
         git_commit="abc123",
         log_level="warning",
         access_log=True,
+        fast_lane=False,
     )
     # The README's table documents exactly the variables that are read.
     assert {name for name, _, _ in ENV_VARS} == set(env)
@@ -79,6 +82,8 @@ def test_empty_variable_means_default() -> None:
         ("SERVER", "uwsgi", "SERVER='uwsgi' is not allowed"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL='loud' is not allowed"),
         ("ACCESS_LOG", "maybe", "ACCESS_LOG='maybe' is not a boolean"),
+        ("FAST_LANE", "fast", "FAST_LANE='fast' is not a boolean"),
+        ("FAST_LANE", "2", "FAST_LANE='2' is not a boolean"),
         ("APP_VERSION", "1.0\n", None),  # trailing whitespace is stripped, not an error
         ("GIT_COMMIT", "abc\x00def", "GIT_COMMIT='abc\\x00def' contains control characters"),
     ],
@@ -91,6 +96,22 @@ def test_bad_values_name_the_variable(name: str, value: str, expected: str | Non
         load_settings({name: value})
     assert str(raised.value).startswith(expected)
     assert f"set {name} to" in str(raised.value), "the message says what to do"
+
+
+@pytest.mark.parametrize(
+    ("value", "fast_lane"),
+    [
+        ("true", True),
+        ("On", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("OFF", False),
+        ("0", False),
+    ],
+)
+def test_fast_lane_is_a_boolean(value: str, fast_lane: bool) -> None:
+    assert load_settings({"FAST_LANE": value}).fast_lane is fast_lane
 
 
 def test_metrics_port_must_differ_from_port() -> None:
