@@ -1,7 +1,8 @@
 """The stack, composed; reads like the architecture:
 
 data scientist --publish--> ModelStore --latest verified model--> AppImage --push--> Registry
-Registry --AcrPull--> Cluster --> Workload (Deployment, Service with LB + DNS, HPA, PDB, NetworkPolicy)
+Registry --AcrPull--> Cluster --> Workload (Deployment, ClusterIP Service, HPA, PDB, NetworkPolicy)
+Edge (Envoy Gateway: HTTPS with a Let's Encrypt certificate from cert-manager) --> the app's Service
 Azure DevOps: Pipelines (ci: tests + preview on every change; release: nightly pulumi up of dev, then prod)
 
 A stack may read another stack's model store (aiapp:modelStoreUrl), so that dev and prod serve models from
@@ -14,6 +15,7 @@ from pulumi_azure_native import resources
 from infra.app_image import AppImage, AppImageArgs
 from infra.cluster import Cluster, ClusterArgs
 from infra.config import load_settings
+from infra.edge import Edge, EdgeArgs
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.naming import dns_label
@@ -66,13 +68,28 @@ if settings.runtime_enabled:
             image=image.repo_digest,  # by digest, never a moving tag
             model_name=image.model_name,
             model_version=image.model_version,
-            dns_label=settings.workload.dns_label or dns_label(stack, azure.subscription_id),
             start_after=[cluster.acr_pull],
         ),
     )
+    edge = Edge(
+        "edge",
+        EdgeArgs(
+            provider=cluster.provider,
+            stack=stack,
+            edge=settings.edge,
+            namespace=app.namespace,
+            service_name=app.service.metadata.name,
+            service_port=app.service_port,
+            dns_label=settings.workload.dns_label or dns_label(stack, azure.subscription_id),
+            subscription_id=azure.subscription_id,
+            resource_group=rg,
+            oidc_issuer_url=cluster.oidc_issuer_url,
+            after=[app.namespace_resource, app.service],
+        ),
+    )
 
-    pulumi.export("app_url", app.url)
-    pulumi.export("app_ip", app.ip)
+    pulumi.export("app_url", edge.url)  # https://, with a Let's Encrypt certificate
+    pulumi.export("acme_server", edge.acme_server)  # `staging`: the smoke test trusts the staging roots
     pulumi.export("acr_login_server", registry.login_server)
     pulumi.export("image", image.repo_digest)
     pulumi.export("app_commit", image.app_commit)

@@ -1,5 +1,5 @@
-"""The app on Kubernetes: Namespace, ServiceAccount, Deployment, Service (LB + DNS), HPA, PDB and
-NetworkPolicy."""
+"""The app on Kubernetes: Namespace, ServiceAccount, Deployment, Service (ClusterIP, behind the edge), HPA,
+PDB and NetworkPolicy."""
 
 from __future__ import annotations
 
@@ -57,30 +57,29 @@ from pulumi_kubernetes.networking.v1 import (
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudget, PodDisruptionBudgetSpecArgs
 
 from infra.config.runtime import StackSettings, WorkloadSettings
+from infra.edge import ENVOY_NAMESPACE, proxy_pod_labels
 
 APP = "aiapp"
 APP_PORT = 8080  # the app's HTTP port (env PORT); the only port the Service exposes
 METRICS_PORT = 9090  # Prometheus metrics (env METRICS_PORT); reachable in-cluster only
 SERVICE_PORT = 80
 RUN_AS_UID = 10001  # the image's non-root user
-DNS_LABEL_ANNOTATION = "service.beta.kubernetes.io/azure-dns-label-name"
 
 
 @dataclass(frozen=True)
 class WorkloadArgs:
     provider: k8s.Provider
-    stack: StackSettings  # its name tells two stacks' objects apart; its region names the DNS zone
+    stack: StackSettings  # its name tells two stacks' objects apart
     workload: WorkloadSettings
     image: pulumi.Input[str]  # repository@sha256:digest
     model_name: pulumi.Input[str]
     model_version: pulumi.Input[str]
-    dns_label: pulumi.Input[str]
     # Must exist before pods start: the kubelet's AcrPull (else the first pulls fail).
     start_after: Sequence[pulumi.Resource] = ()
 
 
 class Workload(pulumi.ComponentResource):
-    """The serving Deployment behind a public LoadBalancer Service with an Azure DNS name."""
+    """The serving Deployment behind a ClusterIP Service: only the edge (infra/edge.py) reaches it."""
 
     def __init__(self, name: str, args: WorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("aiapp:infra:Workload", name, None, opts)
@@ -219,12 +218,10 @@ class Workload(pulumi.ComponentResource):
             metadata=ObjectMetaArgs(
                 name=APP,
                 namespace=ns,
-                # The one Service the policy pack lets be public (policy k8s-only-app-service-exposed).
                 labels={**labels, "app.kubernetes.io/component": "web"},
-                annotations={DNS_LABEL_ANNOTATION: args.dns_label},
             ),
             spec=ServiceSpecArgs(
-                type="LoadBalancer",
+                type="ClusterIP",  # nothing of the app is public except through the edge's Gateway
                 selector=selector,
                 # Only the app's port: the metrics port stays inside the cluster.
                 ports=[ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http", protocol="TCP")],
@@ -273,9 +270,17 @@ class Workload(pulumi.ComponentResource):
                 pod_selector=LabelSelectorArgs(match_labels=selector),
                 policy_types=["Ingress", "Egress"],
                 ingress=[
-                    # The app port from anywhere (the internet, through the load balancer).
+                    # The app port only from this stack's Envoy proxy pods (the edge's Gateway).
                     NetworkPolicyIngressRuleArgs(
-                        ports=[NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")]
+                        from_=[
+                            NetworkPolicyPeerArgs(
+                                namespace_selector=LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": ENVOY_NAMESPACE}
+                                ),
+                                pod_selector=LabelSelectorArgs(match_labels=ns.apply(proxy_pod_labels)),
+                            )
+                        ],
+                        ports=[NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")],
                     ),
                     # Metrics only from kube-system, where AKS's managed Prometheus agent runs.
                     NetworkPolicyIngressRuleArgs(
@@ -310,9 +315,7 @@ class Workload(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        ingress = self.service.status.load_balancer.ingress
-        self.ip: pulumi.Output[str] = ingress.apply(lambda items: (items[0].ip or "") if items else "")
-        self.url: pulumi.Output[str] = pulumi.Output.concat(
-            "http://", args.dns_label, ".", args.stack.location, ".cloudapp.azure.com"
-        )
-        self.register_outputs({"url": self.url, "ip": self.ip})
+        self.namespace: pulumi.Output[str] = ns
+        self.namespace_resource = namespace
+        self.service_port = SERVICE_PORT
+        self.register_outputs({"service": self.service.metadata.name})

@@ -17,6 +17,7 @@ from pulumi.runtime.config import is_config_secret
 from pydantic import ValidationError, model_validator
 
 from infra.config.devops import PipelinesSettings
+from infra.config.edge import EdgeSettings
 from infra.config.errors import ConfigError, problems
 from infra.config.keys import NAMESPACE, Flag, SecretValue, Section, key, leaf_keys, meta, nest, problem
 from infra.config.runtime import (
@@ -42,6 +43,7 @@ class Settings(Section):
     cluster: ClusterSettings
     image: ImageSettings
     workload: WorkloadSettings
+    edge: EdgeSettings
     runtime_enabled: Flag = key(
         "runtimeEnabled",
         True,

@@ -95,3 +95,17 @@ ArmId = shaped(
     "an Azure resource id (the model store's storage account)",
     f"{ARM_EXAMPLE}/Microsoft.Storage/storageAccounts/<name>",
 )
+DNS_NAME_ = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
+DNS_ZONE_ID = rf"^{ARM_}/Microsoft\.Network/dnsZones/(?P<zone>{DNS_NAME_})$"
+DnsZoneId = shaped(
+    DNS_ZONE_ID,
+    "an Azure DNS zone's resource id",
+    f"{ARM_EXAMPLE}/Microsoft.Network/dnsZones/example.com",
+)
+HostName = shaped(
+    rf"^{DNS_NAME_}$",
+    "a lowercase DNS host name",
+    "app.example.com",
+)
+ChartVersion = shaped(r"^v?[0-9]+\.[0-9]+\.[0-9]+$", "a chart version such as v1.7.1", "v1.7.1")
+Email = shaped(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address", "team-ai@example.com")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy, ResourceValidationPolicy, StackValidationPolicy
 
-from . import azure, devops, kubernetes, tags
+from . import azure, devops, edge, kubernetes, tags
 
 # Run on each resource alone (at its registration) ...
 RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
@@ -16,9 +16,10 @@ RESOURCE_POLICIES: list[ResourceValidationPolicy] = [
     *tags.POLICIES,
     *kubernetes.POLICIES,
     *devops.POLICIES,
+    *edge.POLICIES,
 ]
 # ... and on all of the stack's resources together, once per update.
-STACK_POLICIES: list[StackValidationPolicy] = [*kubernetes.STACK_POLICIES]
+STACK_POLICIES: list[StackValidationPolicy] = [*kubernetes.STACK_POLICIES, *edge.STACK_POLICIES]
 ALL_POLICIES: list[Policy] = [*RESOURCE_POLICIES, *STACK_POLICIES]
 
 __all__ = ["ALL_POLICIES", "RESOURCE_POLICIES", "STACK_POLICIES"]

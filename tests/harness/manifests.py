@@ -10,12 +10,22 @@ import yaml
 
 from tests.harness.records import StackRun
 
+# Not Kubernetes objects: a Helm release is the provider's own record of a chart it installs.
+NOT_OBJECTS = ("kubernetes:helm.sh/",)
+# Groups whose kinds are custom resources (CRDs): no built-in schema; tests/infra/test_edge_schemas.py
+# validates them against their owners' published ones.
+CUSTOM_GROUPS = ("gateway.networking.k8s.io", "gateway.envoyproxy.io", "cert-manager.io")
+
+
+def is_custom(manifest: dict[str, Any]) -> bool:
+    return manifest["apiVersion"].split("/")[0] in CUSTOM_GROUPS
+
 
 def kubernetes_objects(run: StackRun) -> list[dict[str, Any]]:
     """Every Kubernetes object the run declared, as the manifest the provider would send."""
     objects = []
     for rec in run.resources:
-        if not rec.custom or not rec.type.startswith("kubernetes:"):
+        if not rec.custom or not rec.type.startswith("kubernetes:") or rec.type.startswith(NOT_OBJECTS):
             continue
         manifest = _integral({k: v for k, v in rec.inputs.items() if not k.startswith("__")})
         group_version, kind = rec.type.split(":")[1:3]
@@ -38,11 +48,12 @@ def _integral(value: Any) -> Any:
     return value
 
 
-def render_manifests(run: StackRun, out_dir: Path) -> list[Path]:
-    """Write each Kubernetes object to `<out_dir>/<nn>-<kind>-<name>.yaml`; returns the paths in order."""
+def render_manifests(run: StackRun, out_dir: Path, *, custom: bool = False) -> list[Path]:
+    """Write each built-in Kubernetes object (custom=True: each custom resource) to
+    `<out_dir>/<nn>-<kind>-<name>.yaml`; returns the paths in order."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index, manifest in enumerate(kubernetes_objects(run)):
+    for index, manifest in enumerate(o for o in kubernetes_objects(run) if is_custom(o) == custom):
         name = manifest["metadata"]["name"]
         path = out_dir / f"{index:02d}-{manifest['kind'].lower()}-{name}.yaml"
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))

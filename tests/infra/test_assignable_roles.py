@@ -30,6 +30,10 @@ EVERY_FEATURE = {
     "aiapp:dataScientistsGroupObjectId": "5d5d5d5d-1111-4222-8333-444444444444",
     "aiapp:deployerObjectId": "6e6e6e6e-1111-4222-8333-444444444444",
     "aiapp:deployerPrincipalType": "ServicePrincipal",
+    # A custom domain: cert-manager's DNS-01 identity gets DNS Zone Contributor on the zone.
+    "aiapp:customDomain": "app.example.com",
+    "aiapp:dnsZoneId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/dns/providers/"
+    "Microsoft.Network/dnsZones/example.com",
 }
 STORE_OWNER_ONLY = {"aiapp:dataScientistsGroupObjectId": None}  # refused where the store is another's
 SHARED_STORE = "https://aiappdevmdl1a2b3c4d.blob.core.windows.net/models"

@@ -125,6 +125,16 @@ def test_the_program_declares_each_component_and_resource_once(stack_run: StackR
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+        # the edge (tests/infra/test_edge.py): two charts; EnvoyProxy, GatewayClass, Gateway, two
+        # HTTPRoutes, ClusterIssuer, Certificate
+        "aiapp:infra:Edge": 1,
+        "kubernetes:helm.sh/v3:Release": 2,
+        "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy": 1,
+        "kubernetes:gateway.networking.k8s.io/v1:GatewayClass": 1,
+        "kubernetes:gateway.networking.k8s.io/v1:Gateway": 1,
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": 2,
+        "kubernetes:cert-manager.io/v1:ClusterIssuer": 1,
+        "kubernetes:cert-manager.io/v1:Certificate": 1,
     }
 
 
@@ -374,7 +384,7 @@ def test_kubernetes_provider_logs_in_with_kubelogin_and_has_a_cluster_identifier
 def test_every_kubernetes_object_goes_through_that_provider(stack_run: StackRun) -> None:
     provider = stack_run.one("pulumi:providers:kubernetes")
     objects = [r for r in stack_run.resources if r.type.startswith("kubernetes:")]
-    assert len(objects) == 7
+    assert len(objects) == 16
     assert {r.provider for r in objects} == {provider.urn}
 
 
@@ -543,11 +553,10 @@ def test_deployment_starts_after_the_kubelet_may_pull(stack_run: StackRun) -> No
     assert pull.urn in deployment(stack_run).dependencies
 
 
-def test_service_is_a_load_balancer_with_a_dns_label_exposing_only_the_app_port(stack_run: StackRun) -> None:
+def test_service_is_cluster_internal_exposing_only_the_app_port(stack_run: StackRun) -> None:
     service = stack_run.one("kubernetes:core/v1:Service").inputs
-    label = service["metadata"]["annotations"]["service.beta.kubernetes.io/azure-dns-label-name"]
-    assert re.fullmatch(rf"aiapp-{stack_run.stack}-[0-9a-f]{{6}}", label)
-    assert service["spec"]["type"] == "LoadBalancer"
+    assert "annotations" not in service["metadata"]  # the DNS label is on the edge's proxy Service now
+    assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
     assert service["spec"]["selector"] == {
         "app.kubernetes.io/name": "aiapp",
@@ -580,14 +589,31 @@ def test_pdb_lets_one_pod_go_at_a_time(stack_run: StackRun) -> None:
     }
 
 
-def test_network_policy_admits_the_app_port_metrics_from_kube_system_and_only_dns_out(
+def test_network_policy_admits_the_app_port_from_the_proxy_metrics_from_kube_system_only_dns_out(
     stack_run: StackRun,
 ) -> None:
     spec = stack_run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     kube_system = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert spec["ingress"] == [
-        {"ports": [{"port": 8080, "protocol": "TCP"}]},
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}
+                    },
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/component": "proxy",
+                            "app.kubernetes.io/managed-by": "envoy-gateway",
+                            "gateway.envoyproxy.io/owning-gateway-name": "aiapp",
+                            "gateway.envoyproxy.io/owning-gateway-namespace": "aiapp",
+                        }
+                    },
+                }
+            ],
+            "ports": [{"port": 8080, "protocol": "TCP"}],
+        },
         {"from": [kube_system], "ports": [{"port": 9090, "protocol": "TCP"}]},
     ]
     assert spec["egress"] == [
@@ -604,7 +630,7 @@ def test_network_policy_admits_the_app_port_metrics_from_kube_system_and_only_dn
 def test_stack_outputs_are_exactly_the_listed_ones_and_resolved(stack_run: StackRun) -> None:
     assert set(stack_run.outputs) == {
         "app_url",
-        "app_ip",
+        "acme_server",
         "acr_login_server",
         "image",
         "model_version",
@@ -621,12 +647,15 @@ def test_stack_outputs_are_exactly_the_listed_ones_and_resolved(stack_run: Stack
 
 def test_stack_output_values(stack_run: StackRun) -> None:
     out = stack_run.outputs
-    service = stack_run.one("kubernetes:core/v1:Service")
-    label = service.inputs["metadata"]["annotations"]["service.beta.kubernetes.io/azure-dns-label-name"]
+    proxy = stack_run.one("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy").inputs["spec"]["provider"]
+    label = proxy["kubernetes"]["envoyService"]["annotations"][
+        "service.beta.kubernetes.io/azure-dns-label-name"
+    ]
+    assert re.fullmatch(rf"aiapp-{stack_run.stack}-[0-9a-f]{{6}}", label)
     account = stack_run.one("azure-native:storage:StorageAccount").outputs["name"]
     manifest = verify_model_dir(stack_run.workdir / "build" / "model")
-    assert out["app_url"] == f"http://{label}.westeurope.cloudapp.azure.com"
-    assert out["app_ip"] == service.outputs["status"]["loadBalancer"]["ingress"][0]["ip"] == "20.31.42.53"
+    assert out["app_url"] == f"https://{label}.westeurope.cloudapp.azure.com"
+    assert out["acme_server"] == ("staging" if stack_run.stack == "dev" else "production")
     assert (
         out["acr_login_server"]
         == stack_run.one("azure-native:containerregistry:Registry").outputs["loginServer"]
@@ -664,7 +693,7 @@ def test_admin_credentials_are_never_listed(stack_run: StackRun) -> None:
 
 def test_a_preview_of_a_new_stack_declares_everything_and_fetches_nothing(store_url: str) -> None:
     run = harness.run_program(stack="prod", preview=True, model_store=store_url)
-    assert len(run.resources) == 25
+    assert len(run.resources) == 35
     # Computed values are unknown in a preview of a new stack: the fetch (it needs the store's URL) and the
     # push login never run, nothing is written, and the outputs that depend on them stay unknown.
     assert run.store_urls == [] and run.acr_exchanges == []
@@ -672,7 +701,7 @@ def test_a_preview_of_a_new_stack_declares_everything_and_fetches_nothing(store_
     assert {"image", "model_version", "model_sha256", "model_store_url", "kubeconfig"} <= run.unknown_outputs
     # Known without any computed value: the URL, from the config and the subscription.
     assert re.fullmatch(
-        r"http://aiapp-prod-[0-9a-f]{6}\.westeurope\.cloudapp\.azure\.com", run.outputs["app_url"]
+        r"https://aiapp-prod-[0-9a-f]{6}\.westeurope\.cloudapp\.azure\.com", run.outputs["app_url"]
     )
     assert run.one("azure-native:containerservice:ManagedCluster").inputs["disableLocalAccounts"] is True
 

@@ -48,7 +48,7 @@ PIPELINES_OUTPUTS = {
 }
 RUNTIME_OUTPUTS = {
     "app_url",
-    "app_ip",
+    "acme_server",
     "acr_login_server",
     "image",
     "app_commit",

@@ -17,6 +17,8 @@ from policy.rules import ALL_POLICIES, RESOURCE_POLICIES, STACK_POLICIES, azure,
 from policy.rules.devops import name_looks_secret
 from policy.rules.tags import UnknownAzureType, takes_tags
 
+from .edge_cases import RESOURCE_CASES as EDGE_CASES
+from .edge_cases import STACK_RESOURCE_CASES as EDGE_STACK_CASES
 from .engine import StackResource, run_policy, run_stack_policy, urn
 from .resources import (
     APP_SERVICE,
@@ -470,6 +472,11 @@ STACK_CASES: dict[str, StackCase] = {
         ],
     ),
 }
+
+
+# The edge's cases live in edge_cases.py (this file is long enough).
+CASES |= {name: Case(*case) for name, case in EDGE_CASES.items()}
+STACK_CASES |= {name: StackCase(*case) for name, case in EDGE_STACK_CASES.items()}
 
 
 @pytest.mark.parametrize("case", STACK_CASES.values(), ids=STACK_CASES.keys())

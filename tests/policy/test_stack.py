@@ -14,12 +14,14 @@ from collections.abc import Callable
 import pytest
 
 from model.store import FileStore
-from policy.rules import azure, devops, kubernetes
+from policy.rules import azure, devops, edge, kubernetes
 from policy.rules.tags import takes_tags
 from tests.harness import StackRun
 from tests.harness.devops import PROGRAM_VARIANTS, ProgramVariant, run_program_with_pipelines
 
 from .engine import PackServer
+
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 
 STACKS = ("dev", "prod")
 
@@ -45,14 +47,8 @@ def test_the_stack_declares_what_the_policies_guard(stack: StackRun) -> None:
     declared = Counter(resource.type for resource in stack.resources)
     missing = [resource_type for resource_type in GUARDED_TYPES if not declared[resource_type]]
     assert not missing, f"{stack.stack}: the stack declares none of {missing}; declared: {dict(declared)}"
-    load_balancers = [
-        service
-        for service in stack.of_type(kubernetes.SERVICE)
-        if (service.inputs.get("spec") or {}).get("type") == "LoadBalancer"
-    ]
-    assert load_balancers, (
-        f"{stack.stack}: no Service of type LoadBalancer, so the exposure rules saw nothing"
-    )
+    # The edge rules' subjects: a Gateway and routes attached to it (the app's Service is ClusterIP now).
+    assert declared[edge.GATEWAY] == 1 and declared[HTTP_ROUTE] == 2, dict(declared)
     tagged = [r for r in stack.resources if r.type.startswith("azure-native:") and takes_tags(r.type)]
     assert len(tagged) >= 4, f"{stack.stack}: only {[r.type for r in tagged]} take tags"
 
