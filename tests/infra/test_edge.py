@@ -1,6 +1,6 @@
-"""The edge as declared (under Pulumi's mocks): the charts pinned, the proxy's DNS label, HTTPS on 443 with the
-certificate's Secret, the redirect on 80 that leaves the ACME path to the solver, the issuer (staging in dev,
-HTTP-01 through the Gateway; DNS-01 as a federated identity for a custom domain), and the await."""
+"""The edge as declared (under Pulumi's mocks): the charts pinned, the proxy's DNS label, HTTPS on 443 with
+the certificate's Secret, the redirect on 80 that leaves the ACME path to the solver, the issuer (staging
+in dev, HTTP-01 through the Gateway; DNS-01 as a federated identity for a custom domain), and the await."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from model.store import FileStore
 from tests.harness import StackRun, run_program
 
 GW = "kubernetes:gateway.networking.k8s.io/v1"
-ZONE_ID = "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/dns/providers/Microsoft.Network/dnsZones/example.com"
+ZONE_ID = (
+    "/subscriptions/11111111-2222-4333-8444-555555555555/resourceGroups/dns/providers/"
+    "Microsoft.Network/dnsZones/example.com"
+)
 
 
 def test_the_charts_are_pinned_and_cert_manager_has_gateway_api_support(stack_run: StackRun) -> None:
