@@ -4,6 +4,8 @@ Reads what the stack says it deployed from `pulumi stack output --json` (a file,
   app_url        (required) the app's base URL
   model_version  (required) the model version the stack deployed
   model_sha256, model_name, app_commit  (optional) checked against /version when present
+  acme_server    (optional) `staging`: the certificate is from Let's Encrypt's staging CA, which no system
+                 trusts; then --ca-bundle (or SMOKE_CA_BUNDLE) must name a PEM file with its roots
   (--require-commit: app_commit must be present and a full commit SHA, as the release's stacks export it)
 Then, against the live app:
   1. waits for GET /readyz to answer 200;
@@ -26,6 +28,7 @@ import json
 import math
 import os
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -83,6 +86,7 @@ class Deployed:
     model_sha256: str | None = None
     model_name: str | None = None
     app_commit: str | None = None
+    acme_server: str | None = None
 
 
 def read_outputs(text: str) -> Deployed:
@@ -115,7 +119,25 @@ def read_outputs(text: str) -> Deployed:
         model_sha256=optional("model_sha256"),
         model_name=optional("model_name"),
         app_commit=optional("app_commit"),
+        acme_server=optional("acme_server"),
     )
+
+
+# The TLS trust of every request: the system's roots, plus --ca-bundle's (Let's Encrypt staging's) when given.
+TLS = ssl.create_default_context()
+
+
+def trust(deployed: Deployed, ca_bundle: str | None) -> None:
+    """Trust `ca_bundle` too; a staging certificate without one is a usage error, not a failed deployment."""
+    if ca_bundle:
+        TLS.load_verify_locations(cafile=ca_bundle)
+    elif deployed.acme_server == "staging" and deployed.app_url.startswith("https://"):
+        raise UsageError(
+            "the stack's certificate is from Let's Encrypt's staging CA (acme_server: staging), which no "
+            "system trusts: pass --ca-bundle (or SMOKE_CA_BUNDLE) with its roots, "
+            'https://letsencrypt.org/docs/staging-environment/ ("(STAGING) Pretend Pear X1" and '
+            '"(STAGING) Bogus Broccoli X2")'
+        )
 
 
 # ------------------------------------------------------------------------------------------------- HTTP
@@ -135,7 +157,7 @@ def request(method: str, url: str, payload: Any = None) -> Answer:
         headers["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_SECONDS, context=TLS) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read()
@@ -329,6 +351,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="fail unless the outputs carry app_commit, a full commit SHA, which /version must report",
     )
+    parser.add_argument(
+        "--ca-bundle",
+        default=os.environ.get("SMOKE_CA_BUNDLE") or None,
+        help="a PEM file of extra roots to trust (Let's Encrypt staging's, for acme_server staging)",
+    )
     parser.add_argument("--stack", help="the stack's name, for the rollback instructions")
     parser.add_argument("--previous-model-version", help="the version deployed before, for the rollback hint")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each check (300)")
@@ -344,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text(encoding="utf-8")
         deployed = read_outputs(text)
-    except (OSError, UsageError) as exc:
+        trust(deployed, args.ca_bundle)
+    except (OSError, UsageError, ssl.SSLError) as exc:
         print(f"smoke_test: {exc}", file=sys.stderr)
         return 2
 
