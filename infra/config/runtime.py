@@ -227,7 +227,7 @@ class WorkloadSettings(Section):
     dns_label: s.DnsLabel | None = key(
         "dnsLabel",
         None,
-        "`app_url` = `http://<label>.<location>.cloudapp.azure.com`",
+        "the edge's host `<label>.<location>.cloudapp.azure.com` (`app_url` without a custom domain)",
         default_doc="`<prefix>-<env>-<6 hex of subscription+stack>`",
     )
 
