@@ -1,8 +1,8 @@
 """`python -m app`: THE entrypoint, here and in the image.
 
 1. read and validate the settings (env vars);
-2. verify the model: its file against its manifest, and what onnxruntime loads against what the app serves;
-   a model that does not match is never served;
+2. verify the model: its file against its manifest (size, sha256), and what onnxruntime loads against the
+   interface the manifest declares, with one run; a model that does not match is never served;
 3. start the Prometheus metrics port (this master process sums the workers' multiprocess files);
 4. serve the app with the production WSGI server (app.servers) until SIGTERM/SIGINT.
 
@@ -57,9 +57,9 @@ def _verified_model(settings: Settings) -> Manifest:
     """
     try:
         import app.factory  # noqa: F401  (preloaded for the forked workers)
-        from app.inference import DigitModel
+        from app.inference import ServedModel
 
-        return DigitModel.load(settings.model_dir).manifest
+        return ServedModel.load(settings.model_dir).manifest
     except ModelError as exc:
         raise StartError(f"refusing to serve the model in {settings.model_dir}: {exc}", 1) from None
 

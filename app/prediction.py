@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from app.errors import json_bytes
-from app.inference import DigitModel
+from app.inference import ServedModel
 from app.metrics import AppMetrics
 
 PREDICT_PATH = "/v1/predict"
 PROBABILITY_DECIMALS = 6
 
 
-def predict_body(model: DigitModel, features: np.ndarray, metrics: AppMetrics) -> bytes:
+def predict_body(model: ServedModel, features: np.ndarray, metrics: AppMetrics) -> bytes:
     """The 200 body of POST /v1/predict for a parsed float32 [n, 64] batch.
 
     The predictions are counted last, once the body exists: if anything before raises, nothing was counted,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from app.errors import ApiError
-from app.inference import DigitModel
+from app.inference import ServedModel
 from app.metrics import AppMetrics
 from app.settings import Settings
 
@@ -17,16 +17,35 @@ class ServingState:
     def __init__(self, settings: Settings, metrics: AppMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self.model: DigitModel | None = None
+        self.model: ServedModel | None = None
 
-    def load_model(self) -> DigitModel:
+    def load_model(self) -> ServedModel:
         """Load and verify the model from settings.model_dir; raises model.errors.ModelError."""
-        self.model = DigitModel.load(self.settings.model_dir)
+        self.model = ServedModel.load(self.settings.model_dir)
         return self.model
 
-    def require_model(self) -> DigitModel:
+    def require_model(self) -> ServedModel:
         if self.model is None:
             raise ApiError(
                 503, "not_ready", "the model is not loaded yet; retry when GET /readyz answers 200"
             )
         return self.model
+
+    def require_digits_model(self) -> ServedModel:
+        """The model, for /v1/predict: only a model with the digits interface has that route."""
+        model = self.require_model()
+        if not model.digits:
+            name = model.manifest.name
+            raise ApiError(
+                404,
+                "not_supported",
+                "/v1/predict serves only the digits interface (input float [N, 64] -> label, "
+                f"probabilities); model {name!r} version {model.manifest.version} has another: call it "
+                f"with the Open Inference Protocol, POST /v2/models/{name}/infer (its inputs: "
+                f"GET /v2/models/{name})",
+            )
+        return model
+
+    def model_name(self) -> str:
+        """The served model's name, or "" before it is loaded (a metrics label)."""
+        return "" if self.model is None else self.model.manifest.name

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.inference import DigitModel
+from app.inference import ServedModel
 from bench.timing import time_calls
 
 
@@ -14,5 +14,5 @@ def inference_floor(
     model_dir: Path, features: np.ndarray, runs: int = 5000, warmup: int = 200
 ) -> dict[str, float]:
     """Median and p99 of one [1, 64] prediction by the app's own model object (same session settings)."""
-    model = DigitModel.load(model_dir)
+    model = ServedModel.load(model_dir)
     return time_calls(lambda: model.predict(features), runs, warmup)

@@ -20,7 +20,7 @@ import numpy as np
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inference import DigitModel
+from app.inference import ServedModel
 
 Pixel = Annotated[float, Field(ge=0, le=16, allow_inf_nan=False)]
 Instance = Annotated[list[Pixel], Field(min_length=64, max_length=64)]
@@ -56,7 +56,7 @@ loaded = _Loaded()
 
 def _load(model_dir: Path) -> None:
     # The app's own loader: the same verification and the same onnxruntime session settings.
-    model = DigitModel.load(model_dir)
+    model = ServedModel.load(model_dir)
     loaded.predict = model.predict
     loaded.model = ModelRef(name=model.manifest.name, version=model.manifest.version)
 

@@ -84,7 +84,7 @@ def test_a_model_onnxruntime_cannot_load_stops_the_start(reference_model_dir: Pa
         ("no_model", "no model.onnx"),
         ("manifest_not_json", "is not valid JSON"),
         ("truncated_model", "bytes, its manifest says"),
-        ("declared_spec", "declares a spec the app does not serve"),
+        ("declared_interface", "but the model's are"),
     ],
 )
 def test_a_missing_or_mismatched_model_stops_the_start(
@@ -99,7 +99,7 @@ def test_a_missing_or_mismatched_model_stops_the_start(
         (model_dir / "manifest.json").write_text("{not json")
     elif damage == "truncated_model":
         (model_dir / "model.onnx").write_bytes((model_dir / "model.onnx").read_bytes()[:-10])
-    elif damage == "declared_spec":
+    elif damage == "declared_interface":
         _rewrite_manifest(model_dir, input=[{"name": "input", "type": "tensor(float)", "shape": [None, 784]}])
     _assert_refused(_run_app({"MODEL_DIR": str(model_dir)}), 1, message_part)
 
@@ -167,9 +167,15 @@ def test_the_real_server_serves_app_and_metrics(live_app: LiveApp, digits: Any) 
     status, metrics = _get(f"{live_app.metrics_url}/metrics")
     assert status == 200
     text = metrics.decode()
-    assert _metric(text, 'http_requests_total{method="POST",route="/v1/predict",status="200"}') >= 1
-    assert _metric(text, 'http_requests_total{method="POST",route="/v1/predict",status="422"}') >= 1
-    assert _metric(text, 'http_request_duration_seconds_count{route="/v1/predict"}') >= 2
+    assert (
+        _metric(text, 'http_requests_total{method="POST",model="digits",route="/v1/predict",status="200"}')
+        >= 1
+    )
+    assert (
+        _metric(text, 'http_requests_total{method="POST",model="digits",route="/v1/predict",status="422"}')
+        >= 1
+    )
+    assert _metric(text, 'http_request_duration_seconds_count{model="digits",route="/v1/predict"}') >= 2
     assert _metric(text, f'model_predictions_total{{label="{digits.y[0]}"}}') >= 1
 
 
@@ -181,7 +187,10 @@ def _predict_requests_per_worker(metrics_dir: Path) -> dict[str, float]:
             value
             for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))
             if json.loads(key)[1:3]
-            == ["http_requests_total", {"route": "/v1/predict", "method": "POST", "status": "200"}]
+            == [
+                "http_requests_total",
+                {"route": "/v1/predict", "method": "POST", "status": "200", "model": "digits"},
+            ]
         )
     return counts
 
@@ -196,7 +205,12 @@ def test_metrics_sum_over_worker_processes(reference_model_dir: Path, tmp_path: 
             assert _post_json(f"{app.url}/v1/predict", {"instances": [[0] * 64]})[0] == 200
         _, metrics = _get(f"{app.metrics_url}/metrics")
         text = metrics.decode()
-        assert _metric(text, 'http_requests_total{method="POST",route="/v1/predict",status="200"}') == 40
+        assert (
+            _metric(
+                text, 'http_requests_total{method="POST",model="digits",route="/v1/predict",status="200"}'
+            )
+            == 40
+        )
         # Each worker counted its share (about half: one connection per request); the port summed them.
         per_worker = _predict_requests_per_worker(metrics_dirs[0])
         assert len(per_worker) == 2 and sum(per_worker.values()) == 40, per_worker
@@ -234,7 +248,10 @@ def test_the_other_servers_serve_the_same_app(reference_model_dir: Path, server:
         assert _post_json(f"{app.url}/v1/predict", {"instances": []})[0] == 422
         _, metrics = _get(f"{app.metrics_url}/metrics")
         assert (
-            _metric(metrics.decode(), 'http_requests_total{method="POST",route="/v1/predict",status="200"}')
+            _metric(
+                metrics.decode(),
+                'http_requests_total{method="POST",model="digits",route="/v1/predict",status="200"}',
+            )
             == 1
         )
 

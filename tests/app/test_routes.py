@@ -61,7 +61,7 @@ def test_not_ready_until_the_model_is_loaded(app_factory: Callable[..., Flask]) 
 
 
 @pytest.mark.parametrize(
-    "path", ["/index.html", "/nope", "/v1/predict/", "/v2/predict", "/metrics", "/static/x.js"]
+    "path", ["/index.html", "/nope", "/v1/predict/", "/v1/infer", "/metrics", "/static/x.js"]
 )
 def test_unknown_route_is_404(client: FlaskClient, path: str) -> None:
     error = assert_error(client.get(path), 404, "not_found")
@@ -100,6 +100,8 @@ def test_openapi_route_serves_json(client: FlaskClient) -> None:
 
 class _BrokenModel:
     """A model whose inference fails: a server-side bug, not client input."""
+
+    digits = True
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest

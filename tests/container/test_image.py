@@ -401,12 +401,12 @@ def test_serves_readyz_and_the_baked_model(served: Served, built: Built) -> None
 
 
 def test_predicts_real_digits(served: Served, digits, reference_model_dir: Path) -> None:
-    from app.inference import DigitModel
+    from app.inference import ServedModel
 
     status, body = served.instances
     assert status == 200, body
     labels = [prediction["label"] for prediction in body["predictions"]]
-    expected, _ = DigitModel.load(reference_model_dir).predict(digits.x[:50])
+    expected, _ = ServedModel.load(reference_model_dir).predict(digits.x[:50])
     assert labels == expected.tolist(), "the container's model answers differently from the reference model"
     assert np.mean(np.array(labels) == digits.y[:50]) >= 0.9, "the labels are not the digits' true labels"
 
@@ -414,12 +414,12 @@ def test_predicts_real_digits(served: Served, digits, reference_model_dir: Path)
 def test_predicts_digits_sent_as_png(served: Served, digits, reference_model_dir: Path) -> None:
     """Pillow survives the venv trimming: PNG decoding in the image gives what it gives on the host."""
     from app.images import digit_features
-    from app.inference import DigitModel
+    from app.inference import ServedModel
 
     status, body = served.pictures
     assert status == 200, body
     host_features = np.stack([digit_features(_png(_digit_as_picture(x)), 1 << 22) for x in digits.x[:10]])
-    expected, _ = DigitModel.load(reference_model_dir).predict(host_features)
+    expected, _ = ServedModel.load(reference_model_dir).predict(host_features)
     assert [prediction["label"] for prediction in body["predictions"]] == expected.tolist()
 
 
