@@ -7,9 +7,14 @@
 | 413    | too_large                | body over MAX_BODY_BYTES, or more inputs than MAX_BATCH       |
 | 415    | unsupported_media_type   | a content type other than JSON or multipart/form-data         |
 | 404    | not_found                | unknown route                                                 |
+| 404    | not_supported            | /v1/predict on a model without the digits interface: use /v2  |
 | 405    | method_not_allowed       | known route, wrong method                                     |
 | 503    | not_ready                | the model is not loaded yet (readiness)                       |
 | 500    | internal_error           | a bug: logged with its traceback, answered without it         |
+
+Under /v2 (the Open Inference Protocol, app.oip) the same errors keep their status and headers but use that
+protocol's body, `{"error": "<message>"}`: error_response decides by the request's path, so every error
+raised or answered anywhere (a route, werkzeug, a check in front of the routes) speaks the caller's protocol.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -66,7 +71,16 @@ def json_bytes_response(body: bytes, status: int = 200, headers: dict[str, str] 
     return response
 
 
+OIP_PREFIX = "/v2"  # the Open Inference Protocol's routes: app.oip
+
+
+def is_oip_path(path: str) -> bool:
+    return path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/")
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    if has_request_context() and is_oip_path(request.path):
+        return json_response({"error": message}, status, headers)
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 

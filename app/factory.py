@@ -10,7 +10,9 @@ from app.errors import error_response, json_bytes_response, json_response, regis
 from app.fastlane import JsonFastLane, JsonHandler
 from app.inference import CLASSES
 from app.inputs import parse_json_body, parse_predict_request
-from app.metrics import AppMetrics, MetricsMiddleware
+from app.metrics import AppMetrics, MetricsMiddleware, RouteLabels
+from app.oip.routes import lane_handlers as oip_lane_handlers
+from app.oip.routes import register_oip_routes
 from app.openapi import openapi_document
 from app.page import register_page
 from app.prediction import PREDICT_PATH, predict_body
@@ -19,7 +21,8 @@ from app.state import STATE_KEY, ServingState
 
 
 def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
-    """The app. With load_model (the default) the model is loaded and verified now, and a bad model raises
+    """The app: /v1 for the digits model, the Open Inference Protocol (/v2, app.oip) for any ONNX model.
+    With load_model (the default) the model is loaded and verified now, and a bad model raises
     model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
     makes it ready (tests use this to see /readyz answer 503, then 200). settings.fast_lane (FAST_LANE)
     puts app.fastlane in front of Flask; off, Flask serves every request (same bytes, same metrics)."""
@@ -31,12 +34,13 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
         state.load_model()
     register_error_handlers(app, settings.max_body_bytes)
     _register_routes(app, state)
+    register_oip_routes(app, state)
     register_page(app)
-    routes = [rule.rule for rule in app.url_map.iter_rules()]
+    labels = RouteLabels((rule.rule for rule in app.url_map.iter_rules()), [PREDICT_PATH], state.model_name)
     inner = app.wsgi_app
     if settings.fast_lane:
         inner = JsonFastLane(inner, _fast_lane_handlers(state), settings.max_body_bytes)
-    app.wsgi_app = MetricsMiddleware(inner, state.metrics, routes)  # type: ignore[method-assign]
+    app.wsgi_app = MetricsMiddleware(inner, state.metrics, labels)  # type: ignore[method-assign]
     return app
 
 
@@ -74,7 +78,7 @@ def _register_routes(app: Flask, state: ServingState) -> None:
     # (tests/app/test_fastlane.py).
     @app.route(PREDICT_PATH, methods=["POST"], provide_automatic_options=False)
     def predict() -> Response:
-        model = state.require_model()
+        model = state.require_digits_model()
         features = parse_predict_request(
             request, settings.max_batch, settings.max_image_pixels, settings.max_body_bytes
         )
@@ -87,8 +91,8 @@ def _fast_lane_handlers(state: ServingState) -> dict[str, JsonHandler]:
     settings = state.settings
 
     def predict(body: bytes) -> bytes:
-        model = state.require_model()
+        model = state.require_digits_model()
         features = parse_json_body(body, settings.max_batch, settings.max_image_pixels)
         return predict_body(model, features, state.metrics)
 
-    return {PREDICT_PATH: predict}
+    return {PREDICT_PATH: predict, **oip_lane_handlers(state)}

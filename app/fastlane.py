@@ -3,12 +3,13 @@
 Flask's request/response machinery costs about as much as the prediction it wraps (README, "Benchmarks").
 This callable sits between MetricsMiddleware and Flask's wsgi_app and serves only the plain case: POST to a
 path in its table, Content-Type application/json (parameters such as charset allowed), a Content-Length
-within MAX_BODY_BYTES and no Transfer-Encoding. The table maps each path (matched exactly) to a handler,
-request body -> 200 response body, built from the same functions as the Flask route of that path. A handler
-raises for anything but a 200 (an ApiError, the model not loaded, a bug): the request then goes to Flask
-with the body put back, so every error response, multipart upload and other route keeps the Flask contract
-to the byte (tests/app/test_fastlane.py compares the two). Another JSON route joins by adding its path and
-handler to the table (app.factory), next to its Flask route.
+within MAX_BODY_BYTES, and a body that is JSON only, as sent: no Transfer-Encoding, no Content-Encoding, no
+Inference-Header-Content-Length (binary tensors after the JSON, app.oip). The table maps each path (matched
+exactly) to a handler, request body -> 200 response body, built from the same functions as the Flask route
+of that path. A handler raises for anything but a 200 (an ApiError, the model not loaded, a bug): the
+request then goes to Flask with the body put back, so every error response, multipart upload and other
+route keeps the Flask contract to the byte (tests/app/test_fastlane.py compares the two). Its entries:
+POST /v1/predict and the served model's two OIP infer paths (app.factory, app.oip.routes).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from app.errors import JSON_CONTENT_TYPE, SECURITY_HEADERS
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # The request body -> the 200 body; raises (anything) to leave the request to Flask.
 JsonHandler = Callable[[bytes], bytes]
+# A body that is more than JSON as sent goes to Flask: chunked (Flask buffers it up to the limit), encoded
+# (the routes refuse or ignore an encoding as they see fit) or followed by binary tensors (app.oip).
+_NOT_PLAIN_JSON = ("HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_ENCODING", "HTTP_INFERENCE_HEADER_CONTENT_LENGTH")
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -62,7 +66,7 @@ class JsonFastLane:
         """The body length when the fast lane serves this request to a path in its table, else None."""
         if (
             environ.get("REQUEST_METHOD") != "POST"
-            or "HTTP_TRANSFER_ENCODING" in environ  # chunked: Flask buffers it up to the limit
+            or any(header in environ for header in _NOT_PLAIN_JSON)
             or not is_json_content_type(environ.get("CONTENT_TYPE", ""))
         ):
             return None

@@ -40,8 +40,7 @@ def parse_predict_request(
 ) -> np.ndarray:
     mimetype = request.mimetype
     if mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json")):
-        _buffer_streamed_body(request, max_body_bytes)
-        return parse_json_body(request.get_data(cache=False), max_batch, max_image_pixels)
+        return parse_json_body(read_body(request, max_body_bytes), max_batch, max_image_pixels)
     if mimetype == "multipart/form-data":
         _buffer_streamed_body(request, max_body_bytes)
         return _parse_multipart(request, max_batch, max_image_pixels)
@@ -52,6 +51,13 @@ def parse_predict_request(
         f'content type {shown!r} is not supported; send application/json ({{"instances": ...}} or '
         '{"images": ...}) or multipart/form-data with file fields named "image"',
     )
+
+
+def read_body(request: Request, max_body_bytes: int) -> bytes:
+    """The whole request body, at most max_body_bytes (413 over it, with or without a Content-Length).
+    Shared by /v1/predict's JSON form and the inference protocol's infer route (app.oip.routes)."""
+    _buffer_streamed_body(request, max_body_bytes)
+    return request.get_data(cache=False)
 
 
 def _buffer_streamed_body(request: Request, max_body_bytes: int) -> None:

@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests by route and status, latency, predictions by label.
+"""Prometheus metrics: requests by route, model and status, latency, predictions by label.
 
 Under `python -m app` the workers are separate processes, so prometheus_client runs in multiprocess mode:
 each worker writes its samples to mmapped files in PROMETHEUS_MULTIPROC_DIR (a fresh directory under /tmp,
@@ -8,6 +8,7 @@ In a single process (tests, a debugger) the app's own registry is the source.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 UNMATCHED_ROUTE = "<unmatched>"  # every 404 path in one series: paths are client input, routes are not
+OTHER_MODEL = "<other>"  # likewise for a model name in a path that is not the served model's
 OTHER_METHOD = "OTHER"  # likewise for made-up methods: label values must stay a small, fixed set
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The predict path answers in about a millisecond; the buckets resolve that and still see slow image batches.
@@ -27,14 +29,15 @@ class AppMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "http_requests_total",
-            "HTTP requests answered, by route, method and status",
-            ["route", "method", "status"],
+            "HTTP requests answered, by route, method, status and model (the served model's name on a "
+            "route that runs or describes it, else empty)",
+            ["route", "method", "status", "model"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "http_request_duration_seconds",
-            "Time from the app receiving a request to its response, by route",
-            ["route"],
+            "Time from the app receiving a request to its response, by route and model",
+            ["route", "model"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -46,18 +49,18 @@ class AppMetrics:
         )
         # Children are cached: .labels() hashes and locks on every call, the hot path should not.
         self._by_label = [self.predictions.labels(str(label)) for label in range(classes)]
-        self._request_children: dict[tuple[str, str, int], Counter] = {}
-        self._latency_children: dict[str, Histogram] = {}
+        self._request_children: dict[tuple[str, str, int, str], Counter] = {}
+        self._latency_children: dict[tuple[str, str], Histogram] = {}
 
-    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+    def observe_request(self, route: str, model: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status, model)
         counter = self._request_children.get(key)
         if counter is None:
-            counter = self._request_children[key] = self.requests.labels(route, method, str(status))
+            counter = self._request_children[key] = self.requests.labels(route, method, str(status), model)
         counter.inc()
-        histogram = self._latency_children.get(route)
+        histogram = self._latency_children.get((route, model))
         if histogram is None:
-            histogram = self._latency_children[route] = self.latency.labels(route)
+            histogram = self._latency_children[route, model] = self.latency.labels(route, model)
         histogram.observe(seconds)
 
     def count_predictions(self, labels: np.ndarray) -> None:
@@ -73,16 +76,56 @@ class AppMetrics:
                 self.predictions.labels(str(label)).inc()
 
 
+class RouteLabels:
+    """A request path -> its (route, model) labels, without routing the request.
+
+    The route is the app's rule that the path matches, written as a template for a rule with variables
+    (`/v2/models/{name}/infer`), or UNMATCHED_ROUTE. The model is the served model's name on a route that
+    runs or describes it (a rule with a `<name>` variable naming it, or one of `model_routes`), OTHER_MODEL
+    when the path names another, and empty on every other route. A set lookup for the static routes (the
+    hot path), a regex per templated rule after that.
+    """
+
+    def __init__(self, rules: Iterable[str], model_routes: Iterable[str], served_name: Callable[[], str]):
+        rules = list(rules)
+        self.static = frozenset(rule for rule in rules if "<" not in rule)
+        self.model_routes, self.served_name = frozenset(model_routes), served_name
+        # re.escape leaves < and > alone (Python 3.7+), so the variables are still there to replace.
+        self.templated = [
+            (re.compile(_VARIABLE.sub(r"(?P<\1>[^/]+)", re.escape(rule))), _VARIABLE.sub(r"{\1}", rule))
+            for rule in sorted(rule for rule in rules if "<" in rule)
+        ]
+
+    def __call__(self, path: str) -> tuple[str, str]:
+        if path in self.static:
+            return path, self.served_name() if path in self.model_routes else ""
+        for pattern, route in self.templated:
+            match = pattern.fullmatch(path)
+            if match:
+                name = match.groupdict().get("name")
+                if name is None:
+                    return route, ""
+                return route, name if name == self.served_name() else OTHER_MODEL
+        return UNMATCHED_ROUTE, ""
+
+
+_VARIABLE = re.compile(r"<(?:\w+:)?(\w+)>")  # werkzeug's <name> or <converter:name>
+
+
 class MetricsMiddleware:
     """Times and counts every request around the whole Flask app (errors and 404s included).
 
     A WSGI wrapper rather than Flask before/after_request hooks: those cost ~30 us per request here (15% of
-    a prediction), this a few. The app's routes are all static paths, so the route label is the path when
-    it is one of them: no routing needed.
+    a prediction), this a few. Its labels come from RouteLabels: no routing needed.
     """
 
-    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], metrics: AppMetrics, routes: Iterable[str]):
-        self.wsgi_app, self.metrics, self.routes = wsgi_app, metrics, frozenset(routes)
+    def __init__(
+        self,
+        wsgi_app: Callable[..., Iterable[bytes]],
+        metrics: AppMetrics,
+        labels: Callable[[str], tuple[str, str]],
+    ):
+        self.wsgi_app, self.metrics, self.labels = wsgi_app, metrics, labels
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = perf_counter()
@@ -95,9 +138,11 @@ class MetricsMiddleware:
         try:
             return self.wsgi_app(environ, recording_start_response)
         finally:
-            path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+            method = environ.get("REQUEST_METHOD", "")
+            route, model = self.labels(environ.get("PATH_INFO", ""))
             self.metrics.observe_request(
-                path if path in self.routes else UNMATCHED_ROUTE,
+                route,
+                model,
                 method if method in KNOWN_METHODS else OTHER_METHOD,
                 int(statuses[-1][:3]) if statuses else 500,
                 perf_counter() - started,

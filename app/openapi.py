@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 document of the app: exactly its routes, bodies and errors (a test compares it with the
-app's url_map and validates real responses against these schemas)."""
+app's url_map and validates real responses against these schemas). The /v2 part is app.oip.openapi's."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.oip.openapi import oip_paths, oip_schemas
 from app.page import PAGE_FILES
 from app.settings import Settings
 
@@ -14,6 +15,7 @@ ERROR_CODES = (
     "too_large",
     "unsupported_media_type",
     "not_found",
+    "not_supported",
     "method_not_allowed",
     "not_ready",
     "internal_error",
@@ -30,7 +32,12 @@ non-number, NaN/inf, out of range, undecodable or over-cap image |
 | 413 | too_large | body over the size limit, or more inputs than the batch limit |
 | 415 | unsupported_media_type | any other content type |
 | 404 / 405 | not_found / method_not_allowed | unknown route, wrong method |
+| 404 | not_supported | /v1/predict on a model without the digits interface: use /v2 |
 | 503 | not_ready | the model is not loaded yet |
+
+Under /v2 (the Open Inference Protocol, KServe V2, for any ONNX model) the same statuses come with \
+the protocol's body, `{"error": str}`; an unknown model or version is a 404 there, and the first \
+dimension of every input is at most MAX_BATCH.
 
 Prometheus metrics are served at `GET /metrics` on a separate port (METRICS_PORT), not on this one."""
 
@@ -50,7 +57,7 @@ def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 def _schemas(settings: Settings) -> dict[str, Any]:
     batch = {"minItems": 1, "maxItems": settings.max_batch}
     closed = {"type": "object", "additionalProperties": False}
-    return {
+    return oip_schemas(settings) | {
         "Error": closed
         | {
             "required": ["error"],
@@ -189,7 +196,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Handwritten digit classifier",
+            "title": "Handwritten digit classifier, and the Open Inference Protocol for any ONNX model",
             "version": settings.app_version,
             "description": _ERROR_TABLE,
         },
@@ -241,6 +248,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "413": _error(
                             "too_large: body over the size limit, or more inputs than the batch limit"
                         ),
+                        "404": _error("not_supported: the model has not the digits interface; use /v2"),
                         "415": _error("unsupported_media_type: neither JSON nor multipart/form-data"),
                         "422": _error(
                             "invalid_input: well-formed but wrong (keys, shape, types, range, image)"
@@ -256,6 +264,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "responses": {"200": _ok("the OpenAPI document", {"type": "object"})},
                 }
             },
+            **oip_paths(settings),
         },
         "components": {
             "schemas": _schemas(settings),

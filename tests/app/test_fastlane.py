@@ -204,9 +204,9 @@ def test_metrics_count_fast_lane_requests_as_flask_does(apps: tuple[Flask, Flask
 
     fast_counts = counts(fast)
     assert fast_counts == counts(pure)  # by route, method and status; predictions by label
-    ok = (("method", "POST"), ("route", "/v1/predict"), ("status", "200"))
+    ok = (("method", "POST"), ("model", "digits"), ("route", "/v1/predict"), ("status", "200"))
     assert fast_counts[("http_requests_total", ok)] == flask_oks
-    assert fast_counts[("http_requests_total", (*ok[:2], ("status", "422")))] >= 6
+    assert fast_counts[("http_requests_total", (*ok[:3], ("status", "422")))] >= 6
     assert sum(v for (name, _), v in fast_counts.items() if name == "model_predictions_total") > flask_oks
 
 

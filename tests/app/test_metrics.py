@@ -30,14 +30,14 @@ def test_requests_latency_and_predictions_are_counted(
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    assert value("http_requests_total", route="/v1/predict", method="POST", status="200") == 2
-    assert value("http_requests_total", route="/v1/predict", method="POST", status="422") == 1
-    assert value("http_requests_total", route="/healthz", method="GET", status="200") == 1
+    assert value("http_requests_total", route="/v1/predict", method="POST", status="200", model="digits") == 2
+    assert value("http_requests_total", route="/v1/predict", method="POST", status="422", model="digits") == 1
+    assert value("http_requests_total", route="/healthz", method="GET", status="200", model="") == 1
     # Unknown paths and methods share one series each: a scanner cannot blow up the metric's cardinality.
-    assert value("http_requests_total", route=UNMATCHED_ROUTE, method="GET", status="404") == 2
-    assert value("http_requests_total", route="/healthz", method=OTHER_METHOD, status="405") == 1
-    assert value("http_request_duration_seconds_count", route="/v1/predict") == 3
-    assert 0 < value("http_request_duration_seconds_sum", route="/v1/predict") < 10
+    assert value("http_requests_total", route=UNMATCHED_ROUTE, method="GET", status="404", model="") == 2
+    assert value("http_requests_total", route="/healthz", method=OTHER_METHOD, status="405", model="") == 1
+    assert value("http_request_duration_seconds_count", route="/v1/predict", model="digits") == 3
+    assert 0 < value("http_request_duration_seconds_sum", route="/v1/predict", model="digits") < 10
 
     labels = [p["label"] for p in body["predictions"]] + [body["predictions"][0]["label"]]
     for label in range(10):
