@@ -122,6 +122,14 @@ def reference_manifest(reference_model_dir: Path) -> Manifest:
     return verify_model_dir(reference_model_dir)
 
 
+@pytest.fixture(scope="session")
+def pair_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second model, not the digits one (tests/onnx_models.py): inputs FP64 and INT32; FP32 and BOOL out."""
+    from tests.onnx_models import pair_model, write_model_dir
+
+    return write_model_dir(tmp_path_factory.mktemp("pair-model") / "model", pair_model(), "pair", "3")
+
+
 @dataclass(frozen=True)
 class Azurite:
     blob_endpoint: str  # http://127.0.0.1:<port>/devstoreaccount1

@@ -31,3 +31,18 @@ def shared_app(app_factory: Callable[..., Flask]) -> Flask:
 @pytest.fixture
 def client(shared_app: Flask) -> FlaskClient:
     return shared_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def pair_app(pair_model_dir: Path) -> Flask:
+    """The app on the second model (tests/onnx_models.py "pair"): no digits interface."""
+    return create_app(make_settings(pair_model_dir, max_batch=4))
+
+
+@pytest.fixture(scope="session")
+def echo_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The app on a model with a BYTES (ONNX string) input and output."""
+    from tests.onnx_models import echo_model, write_model_dir
+
+    model_dir = write_model_dir(tmp_path_factory.mktemp("echo-model") / "model", echo_model(), "echo")
+    return create_app(make_settings(model_dir))

@@ -41,6 +41,7 @@ def _request(
     path: str = "/v1/predict",
     content_length: str | None = "auto",
     chunked: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A WSGI environ as a server (gunicorn, granian) gives it: input_terminated, a fresh body stream."""
     environ: dict[str, Any] = {
@@ -64,6 +65,8 @@ def _request(
         environ["CONTENT_LENGTH"] = content_length
     if chunked:
         environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
     return environ
 
 
@@ -154,6 +157,44 @@ def _cases(digits: Digits) -> list[tuple[str, Callable[[], dict[str, Any]], bool
         ("get-predict", lambda: _request(b"", None, method="GET"), False),
         ("trailing-slash", lambda: _request(_json({"instances": rows}), path="/v1/predict/"), False),
         ("healthz", lambda: _request(b"", None, method="GET", path="/healthz"), False),
+        *_v2_cases(digits),
+    ]
+
+
+def _v2_cases(digits: Digits) -> list[tuple[str, Callable[[], dict[str, Any]], bool]]:
+    """The OIP infer route: its plain JSON case in the lane, everything else in Flask."""
+    rows = digits.x[:MAX_BATCH]
+    tensor = {"name": "input", "shape": list(rows.shape), "datatype": "FP32", "data": rows.ravel().tolist()}
+    infer, versioned = "/v2/models/digits/infer", "/v2/models/digits/versions/1/infer"
+    plain = _json({"inputs": [tensor]})
+    chosen = _json({"id": "x", "inputs": [tensor], "outputs": [{"name": "label"}], "parameters": {"p": 1}})
+    binary_out = _json({"inputs": [tensor], "parameters": {"binary_data_output": True}})
+    header = {"Inference-Header-Content-Length": str(len(plain))}
+    return [
+        ("v2-json", lambda: _request(plain, path=infer), True),
+        ("v2-versioned", lambda: _request(plain, path=versioned), True),
+        ("v2-id-outputs", lambda: _request(chosen, path=infer), True),
+        ("v2-binary-output", lambda: _request(binary_out, path=infer), False),
+        (
+            "v2-header-length",
+            lambda: _request(plain, "application/octet-stream", path=infer, headers=header),
+            False,
+        ),
+        ("v2-header-length-json", lambda: _request(plain, path=infer, headers=header), False),
+        ("v2-no-type", lambda: _request(plain, None, path=infer), False),
+        (
+            "v2-datatype",
+            lambda: _request(_json({"inputs": [tensor | {"datatype": "FP64"}]}), path=infer),
+            False,
+        ),
+        (
+            "v2-over-batch",
+            lambda: _request(_json({"inputs": [tensor | {"shape": [5, 64], "data": [0] * 320}]}), path=infer),
+            False,
+        ),
+        ("v2-other-model", lambda: _request(plain, path="/v2/models/mnist/infer"), False),
+        ("v2-other-version", lambda: _request(plain, path="/v2/models/digits/versions/2/infer"), False),
+        ("v2-gzip", lambda: _request(plain, path=infer, headers={"Content-Encoding": "gzip"}), False),
     ]
 
 
@@ -168,11 +209,12 @@ def test_every_request_gets_the_flask_answer_and_only_plain_json_skips_flask(
         assert fast_answer == pure_answer, case_id  # status, the full header list in order, body bytes
         assert (flask_calls.count == before) is served_fast, f"{case_id}: fast lane taken = {not served_fast}"
         status, headers, body = fast_answer
-        assert dict(headers)["Content-Type"] == "application/json", case_id
+        binary = "Inference-Header-Content-Length" in dict(headers)
+        assert dict(headers)["Content-Type"] == ("application/octet-stream" if binary else "application/json")
         assert dict(headers).get("X-Content-Type-Options") == "nosniff", case_id
         assert int(dict(headers)["Content-Length"]) == len(body), case_id
         if served_fast:
-            assert status == "200 OK" and json.loads(body)["predictions"], case_id
+            assert status == "200 OK" and body.startswith((b'{"model":', b'{"model_name":')), case_id
 
 
 def test_fast_answers_carry_the_same_headers_as_flask(apps: tuple[Flask, Flask]) -> None:
@@ -278,6 +320,7 @@ def _http_cases(digits: Digits) -> list[tuple[str, str, bytes | None, dict[str, 
     """(method, path, body, headers): the hot path, its errors and what the lane leaves to Flask."""
     rows = digits.x[:3].tolist()
     as_json = {"Content-Type": "application/json"}
+    v2_input = {"name": "input", "shape": [3, 64], "datatype": "FP32", "data": digits.x[:3].ravel().tolist()}
     boundary = "digitboundary"
     multipart = (
         (
@@ -303,6 +346,8 @@ def _http_cases(digits: Digits) -> list[tuple[str, str, bytes | None, dict[str, 
         ("GET", "/v1/predict", None, {}),
         ("GET", "/healthz", None, {}),
         ("GET", "/nowhere", None, {}),
+        ("POST", "/v2/models/digits/infer", _json({"inputs": [v2_input]}), as_json),
+        ("POST", "/v2/models/digits/infer", _json({"inputs": [v2_input | {"datatype": "INT64"}]}), as_json),
     ]
 
 
@@ -328,4 +373,4 @@ def test_fast_lane_on_and_off_answer_the_same_bytes_over_http(
             on, off = _http(live_app.url, *case), _http(lane_off.url, *case)
             assert on == off, case[:2]
             statuses.append(on[0])
-    assert statuses == [200, 200, 200, 400, 422, 415, 200, 405, 200, 404]
+    assert statuses == [200, 200, 200, 400, 422, 415, 200, 405, 200, 404, 200, 400]

@@ -123,3 +123,53 @@ def test_documented_request_schemas_accept_what_the_app_accepts(document: dict[s
         {"instances": []},
     ):
         assert not validator.is_valid(bad), bad
+
+
+def test_real_v2_responses_match_their_documented_schemas(
+    client: FlaskClient, document: dict[str, Any], digits: Digits
+) -> None:
+    tensor = {"name": "input", "shape": [2, 64], "datatype": "FP32", "data": digits.x[:2].ravel().tolist()}
+    exchanges = [
+        ("/v2", "/v2", "get", {}),
+        ("/v2/health/live", "/v2/health/live", "get", {}),
+        ("/v2/health/ready", "/v2/health/ready", "get", {}),
+        ("/v2/models/digits", "/v2/models/{name}", "get", {}),
+        ("/v2/models/digits/versions/1", "/v2/models/{name}/versions/{version}", "get", {}),
+        ("/v2/models/digits/ready", "/v2/models/{name}/ready", "get", {}),
+        ("/v2/models/mnist/versions/1/ready", "/v2/models/{name}/versions/{version}/ready", "get", {}),
+        (
+            "/v2/models/digits/infer",
+            "/v2/models/{name}/infer",
+            "post",
+            {"json": {"id": "1", "inputs": [tensor]}},
+        ),
+        ("/v2/models/digits/infer", "/v2/models/{name}/infer", "post", {"json": {"inputs": []}}),
+        ("/v2/models/mnist/infer", "/v2/models/{name}/infer", "post", {"json": {"inputs": [tensor]}}),
+        (
+            "/v2/models/digits/infer",
+            "/v2/models/{name}/infer",
+            "post",
+            {"data": "x", "content_type": "text/plain"},
+        ),
+        (
+            "/v2/models/digits/infer",
+            "/v2/models/{name}/infer",
+            "post",
+            {"json": {"inputs": [tensor | {"shape": [65, 64]}]}},
+        ),
+    ]
+    seen = set()
+    for path, template, method, kwargs in exchanges:
+        response = client.open(path, method=method.upper(), **kwargs)
+        schema = _response_schema(document, template, method, response.status_code)
+        schema_validator(document, schema).validate(response.get_json())
+        seen.add(response.status_code)
+    assert seen == {200, 400, 404, 413, 415}
+    request_schema = document["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]
+    validator = schema_validator(document, request_schema["application/json"]["schema"])
+    assert validator.is_valid({"id": "1", "inputs": [tensor], "outputs": [{"name": "label"}]})
+    assert not validator.is_valid({"inputs": []}) and not validator.is_valid(
+        {"inputs": [tensor | {"shape": [0]}]}
+    )
+    described = document["components"]["schemas"]["OipRequestInput"]["properties"]["shape"]["description"]
+    assert "at most 64 (MAX_BATCH)" in described
