@@ -42,7 +42,12 @@ node_modules/.installed: package.json package-lock.json
 	.venv-checkov/bin/pip install -q --disable-pip-version-check -r tools/checkov/requirements.txt
 	touch $@
 
-tools: venv node_modules/.installed .venv-checkov/.installed ## everything the tests run: Azurite, checkov, buildah...
+.venv-kserve/.installed: tools/kserve/requirements.txt
+	$(PYTHON) -m venv .venv-kserve  # the kserve SDK needs protobuf>=6, the app pins 5.29: a venv of its own
+	.venv-kserve/bin/pip install -q --disable-pip-version-check -r tools/kserve/requirements.txt
+	touch $@
+
+tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, buildah...
 	@missing=$$(for t in $(APT_TOOLS); do \
 	  if [ $$t = chromium ]; then [ -x "$(CHROMIUM_PATH)" ]; else command -v $$t >/dev/null; fi || echo $$t; \
 	done); \
