@@ -3,12 +3,13 @@
 In one run on 127.0.0.1, with wrk and one fixed request body (a real digit from the data set):
   1. the worker count, chosen by measurement (unless --workers): the app at 16 connections with 1 .. CPUs+1;
   2. the app under its production entrypoint (`python -m app`), the same with its fast lane off
-     (FAST_LANE=false), the same Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, and
-     the yardsticks "tutorial" (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on
-     uvicorn[standard], ONNX): req/s, p50 and p99 at 1 and 16 connections, all servers up side by side
-     and measured in interleaved rounds;
+     (FAST_LANE=false), the same asked with the Open Inference Protocol (the digit as v2 JSON), the same
+     Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, and the yardsticks "tutorial"
+     (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on uvicorn[standard], ONNX):
+     req/s, p50 and p99 at 1 and 16 connections, all servers up side by side and measured in
+     interleaved rounds;
   3. the floor (onnxruntime alone, in-process) and the app's WSGI callable in-process, per request, with
-     the fast lane on and off;
+     the fast lane on and off, and for the v2 request;
   4. the app's start to ready (spawn `python -m app` -> first 200 on /readyz), median of --start-runs;
   5. with --image: `python -m tools.image.build --bench` (a cold build, then an app-code-only rebuild).
 It prints a table and the targets met or missed, then, as its LAST line, one JSON object with every figure.
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import wrk
-from bench.body import reference_digit
+from bench.body import protocols, reference_digit
 from bench.cpu import idle_check
 from bench.floor import inference_floor
 from bench.image import image_figures, require_image_tool
@@ -38,10 +39,20 @@ from bench.machine import describe_machine, now_utc
 from bench.modeldir import model_dir_for
 from bench.procs import BenchError, ServerGroup
 from bench.quiet import QuietPolicy
-from bench.report import COMPARED, FAST_LANE_PAIR, check_targets, fast_lane_gain, headline, render
+from bench.report import (
+    COMPARED,
+    FAST_LANE_PAIR,
+    PROTOCOL_PAIR,
+    check_targets,
+    fast_lane_gain,
+    headline,
+    render,
+    v2_over_v1,
+)
 from bench.runner import Plan, measure_rounds, start
 from bench.servers import APP, BY_NAME, SERVER_KINDS
 from bench.startup import start_to_ready
+from model.manifest import verify_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 CONNECTIONS = (1, 16)
@@ -140,9 +151,11 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     digit = reference_digit()
     model_dir = model_dir_for(options.model_dir, REPO / "build" / "model", scratch)
     (scratch / "servers").mkdir()
+    asked = protocols(digit, verify_model_dir(model_dir).name)
     plan = Plan(
-        model_dir=model_dir, body=digit.body, expected_label=digit.label,
-        script=wrk.write_script(digit.body, scratch), log_dir=options.log_dir, scratch=scratch / "servers",
+        model_dir=model_dir, protocols=asked, expected_label=digit.label,
+        scripts={name: wrk.write_script(protocol.body, scratch, name) for name, protocol in asked.items()},
+        log_dir=options.log_dir, scratch=scratch / "servers",
         repo=REPO, warmup_s=options.warmup, duration_s=options.duration, rounds=options.rounds,
         quiet=QuietPolicy(options.max_other_load, options.quiet_wait),
     )  # fmt: skip
@@ -175,6 +188,8 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     app_inprocess = app_time_inprocess(model_dir, env, REPO)
     plan.quiet.wait_for_quiet()
     app_inprocess_no_lane = app_time_inprocess(model_dir, {**env, "FAST_LANE": "false"}, REPO)
+    plan.quiet.wait_for_quiet()
+    app_inprocess_v2 = app_time_inprocess(model_dir, env, REPO, protocol="v2")
     start_figures = start_to_ready(group, plan, workers, env, options.start_runs)
     summary["load_after"] = {"other_cores": round(idle_check(), 2), "loadavg": os.getloadavg()}
     summary.update(
@@ -187,10 +202,13 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
         },
         disturbed=disturbed_figures(servers, sweep), servers=servers, inference_floor_us=floor,
         app_inprocess_us=app_inprocess, app_inprocess_no_fast_lane_us=app_inprocess_no_lane,
+        app_inprocess_v2_us=app_inprocess_v2,
         start_to_ready=start_figures,
     )  # fmt: skip
     if servers.keys() >= set(FAST_LANE_PAIR):
         summary["fast_lane_gain"] = fast_lane_gain(servers)
+    if servers.keys() >= set(PROTOCOL_PAIR):
+        summary["v2_over_v1"] = v2_over_v1(servers)
     if servers.keys() >= COMPARED:
         from app.settings import DEFAULT_SERVER
 

@@ -19,17 +19,18 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from bench.body import reference_digit
+from bench.body import Protocol, protocols, reference_digit
 from bench.procs import BenchError
 from bench.timing import time_calls
+from model.manifest import verify_model_dir
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
 
 
-def _environ(body: bytes) -> dict[str, Any]:
+def _environ(path: str, body: bytes) -> dict[str, Any]:
     return {
         "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/v1/predict",
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8080",
@@ -46,14 +47,14 @@ def _environ(body: bytes) -> dict[str, Any]:
     }
 
 
-def time_requests(application: WsgiApp, body: bytes, runs: int, warmup: int) -> dict[str, float]:
+def time_requests(application: WsgiApp, protocol: Protocol, runs: int, warmup: int) -> dict[str, float]:
     statuses: list[str] = []
 
     def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
         statuses.append(status)
 
     def one() -> None:
-        response = application(_environ(body), start_response)
+        response = application(_environ(protocol.path, protocol.body), start_response)
         b"".join(response)
         getattr(response, "close", lambda: None)()
         if not statuses[-1].startswith("200"):
@@ -63,10 +64,10 @@ def time_requests(application: WsgiApp, body: bytes, runs: int, warmup: int) -> 
 
 
 def app_time_inprocess(
-    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300
+    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300, protocol: str = "v1"
 ) -> dict[str, Any]:
     """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures."""
-    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir)]
+    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--protocol", protocol]
     try:
         done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -82,6 +83,7 @@ def main() -> None:
     cli = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
     cli.add_argument("--model-dir", type=Path, required=True)
     cli.add_argument("--runs", type=int, default=5000)
+    cli.add_argument("--protocol", choices=("v1", "v2"), default="v1", help="the digit as v1 or OIP v2 JSON")
     options = cli.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as metrics_dir:
         # As in a worker under `python -m app`; both are read when app.wsgi (and prometheus_client) load.
@@ -89,7 +91,8 @@ def main() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         from app.wsgi import application
 
-        print(json.dumps(time_requests(application, reference_digit().body, options.runs, warmup=500)))
+        protocol = protocols(reference_digit(), verify_model_dir(options.model_dir).name)[options.protocol]
+        print(json.dumps(time_requests(application, protocol, options.runs, warmup=500)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ never a pipe: a chatty server would block on a full pipe and distort the figures
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -19,6 +18,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.body import Protocol
 
 LOCALHOST = "127.0.0.1"
 # Straight to 127.0.0.1: an HTTP(S)_PROXY in the environment must not route the probes elsewhere.
@@ -123,22 +124,21 @@ def readyz_probe(server: Server) -> bool:
     return status == 200
 
 
-def predict_probe(body: bytes, expected_label: int) -> Callable[[Server], bool]:
-    """Ready means: /v1/predict answers 200 with the contract's shape and the right label for the digit."""
+def predict_probe(protocol: Protocol, expected_label: int) -> Callable[[Server], bool]:
+    """Ready means: the protocol's route answers 200 with its contract's shape and the digit's right label."""
 
     def probe(server: Server) -> bool:
-        status, payload = http("POST", f"{server.base_url}/v1/predict", body, timeout_s=2.0)
+        status, payload = http("POST", f"{server.base_url}{protocol.path}", protocol.body, timeout_s=2.0)
         if status != 200:
             return False
         try:
-            prediction = json.loads(payload)["predictions"][0]
-            correct = prediction["label"] == expected_label and len(prediction["probabilities"]) == 10
+            correct = protocol.label_of(payload) == expected_label
         except (ValueError, KeyError, IndexError, TypeError):
             correct = False
         if not correct:
             raise server.failure(
-                f"answered {payload[:300]!r} to the benchmark's digit; expected the contract's JSON with "
-                f"label {expected_label} and 10 probabilities"
+                f"answered {payload[:300]!r} to the benchmark's digit on {protocol.path}; expected the "
+                f"{protocol.name} contract's JSON with label {expected_label} and 10 probabilities"
             )
         return True
 

@@ -66,6 +66,21 @@ def fast_lane_gain(servers: Mapping[str, Any]) -> dict[str, float]:
     return {f"c{c}": round(_rps(servers, on, c) / _rps(servers, off, c), 3) for c in (1, 16)}
 
 
+PROTOCOL_PAIR = ("app", "app-v2")
+
+
+def v2_over_v1(servers: Mapping[str, Any]) -> dict[str, float]:
+    """The same digit asked as OIP v2 JSON over asked as /v1/predict, same app, same run: req/s and p50/p99
+    ratios at each connection count (req/s above 1 and latency below 1: v2 is the cheaper)."""
+    v1, v2 = PROTOCOL_PAIR
+    ratios = {}
+    for c in (1, 16):
+        ratios[f"requests_per_s_c{c}"] = round(_rps(servers, v2, c) / _rps(servers, v1, c), 3)
+        for figure in ("p50_ms", "p99_ms"):
+            ratios[f"{figure}_c{c}"] = round(servers[v2][f"c{c}"][figure] / servers[v1][f"c{c}"][figure], 3)
+    return ratios
+
+
 def check_targets(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target whose figure was measured: {"value", "target" (its text), "met"}."""
     checked: dict[str, dict[str, Any]] = {}
@@ -128,13 +143,15 @@ def render(summary: Mapping[str, Any]) -> str:
         ]
     floor, start = summary["inference_floor_us"], summary["start_to_ready"]
     app, no_lane = summary["app_inprocess_us"], summary["app_inprocess_no_fast_lane_us"]
+    v2 = summary["app_inprocess_v2_us"]
     lines += [
         "",
         f"floor, onnxruntime inference per request, in-process: "
         f"p50 {floor['p50_us']} us, p99 {floor['p99_us']} us",
         f"the app's WSGI callable per request, in-process, no server: p50 {app['p50_us']} us, "
         f"p99 {app['p99_us']} us; with FAST_LANE=false: p50 {no_lane['p50_us']} us, "
-        f"p99 {no_lane['p99_us']} us",
+        f"p99 {no_lane['p99_us']} us; the digit as OIP v2 JSON: p50 {v2['p50_us']} us, "
+        f"p99 {v2['p99_us']} us",
         f"start to ready (python -m app -> /readyz 200): "
         f"median {start['median_s']} s of {start['samples_s']}",
     ]
@@ -143,6 +160,14 @@ def render(summary: Mapping[str, Any]) -> str:
         lines.append(
             f"fast lane over HTTP (app / app with FAST_LANE=false, req/s): x{gain['c1']} at c1, "
             f"x{gain['c16']} at c16"
+        )
+    if "v2_over_v1" in summary:
+        ratio = summary["v2_over_v1"]
+        lines.append(
+            "OIP v2 JSON over /v1 (same digit, same app, same run): "
+            f"req/s x{ratio['requests_per_s_c1']} at c1, x{ratio['requests_per_s_c16']} at c16; "
+            f"p50 x{ratio['p50_ms_c1']} / p99 x{ratio['p99_ms_c1']} at c1, "
+            f"p50 x{ratio['p50_ms_c16']} / p99 x{ratio['p99_ms_c16']} at c16"
         )
     if "fastest_wsgi_server" in summary:
         lines.append(

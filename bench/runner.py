@@ -10,12 +10,13 @@ disturbed round when every round was disturbed. Every round's req/s is kept in t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import wrk
+from bench.body import Protocol
 from bench.cpu import CpuShare, cpu_share
 from bench.procs import Server, ServerGroup, free_port, predict_probe, spawn, wait_until
 from bench.quiet import QuietPolicy
@@ -27,9 +28,9 @@ READY_TIMEOUT_S = 120.0  # the tutorial yardstick fits its scikit-learn model at
 @dataclass(frozen=True)
 class Plan:
     model_dir: Path
-    body: bytes
+    protocols: Mapping[str, Protocol]  # by name: how a server kind asks for the digit
     expected_label: int
-    script: Path  # wrk's Lua script posting `body`
+    scripts: Mapping[str, Path]  # by protocol: wrk's Lua script posting its body
     log_dir: Path
     scratch: Path  # per-server scratch directories go here (removed with it)
     repo: Path
@@ -47,9 +48,11 @@ class Running:
     server: Server
     ready_s: float
 
+    path: str  # what wrk posts to
+
     @property
     def url(self) -> str:
-        return f"{self.server.base_url}/v1/predict"
+        return f"{self.server.base_url}{self.path}"
 
 
 def start(
@@ -68,10 +71,11 @@ def start(
     launch = Launch(free_port(), free_port(), workers, plan.model_dir, scratch)
     argv, extra_env = kind.command(launch)
     server = group.add(spawn(name, argv, {**env, **extra_env}, launch.port, plan.log_dir, plan.repo))
-    ready_s = wait_until(server, predict_probe(plan.body, plan.expected_label), READY_TIMEOUT_S)
-    running = Running(name, kind, workers, server, round(ready_s, 2))
+    protocol = plan.protocols[kind.protocol]
+    ready_s = wait_until(server, predict_probe(protocol, plan.expected_label), READY_TIMEOUT_S)
+    running = Running(name, kind, workers, server, round(ready_s, 2), protocol.path)
     # Warm-up at 16 connections: every worker and thread has served requests before any clock runs.
-    wrk.run(running.url, plan.script, 16, plan.warmup_s)
+    wrk.run(running.url, plan.scripts[kind.protocol], 16, plan.warmup_s)
     return running
 
 
@@ -86,7 +90,9 @@ def measure_rounds(
             for running in [*runnings[shift:], *runnings[:shift]]:
                 plan.quiet.wait_for_quiet()
                 with cpu_share(running.server.process.pid) as share:
-                    result = wrk.run(running.url, plan.script, connections, plan.duration_s)
+                    result = wrk.run(
+                        running.url, plan.scripts[running.kind.protocol], connections, plan.duration_s
+                    )
                 if running.server.process.poll() is not None:
                     raise running.server.failure(
                         f"exited with status {running.server.process.returncode} during the measurement"

@@ -1,7 +1,9 @@
 """The servers under test, each as the command line and environment that start it on 127.0.0.1.
 
 "app" is the production entrypoint exactly as the image runs it (`python -m app`, its default server);
-"app-no-fast-lane" the same with FAST_LANE=false, so the fast lane's worth is measured over HTTP in each run.
+"app-no-fast-lane" the same with FAST_LANE=false, so the fast lane's worth is measured over HTTP in each run;
+"app-v2" the same app asked for the same digit with the Open Inference Protocol (v2 JSON), so the two
+protocols are compared in each run.
 "granian", "gunicorn-sync" and "gunicorn-gthread" load the same WSGI callable, `app.wsgi:application`,
 through each server's own command line, each tuned as it serves best here (below): the comparison that picks
 the app's default server does not depend on how the app's launcher configures them. The yardsticks are in
@@ -44,6 +46,7 @@ class ServerKind:
     role: str  # "app", "server" (same app, another WSGI server) or "yardstick"
     command: Callable[[Launch], tuple[list[str], dict[str, str]]]
     single_process: bool = False  # the tutorial pattern: one process whatever the worker count
+    protocol: str = "v1"  # what wrk posts: the digit as /v1/predict's JSON, or as an OIP v2 JSON inference
 
 
 def _python(*args: str) -> list[str]:
@@ -110,6 +113,7 @@ APP = ServerKind("app", "app (python -m app)", "app", _app)
 SERVER_KINDS: tuple[ServerKind, ...] = (
     APP,
     ServerKind("app-no-fast-lane", "app, fast lane off (FAST_LANE=false)", "app", _app_no_fast_lane),
+    ServerKind("app-v2", "app, the digit as OIP v2 JSON (/v2/.../infer)", "app", _app, protocol="v2"),
     ServerKind("granian", "Flask app on granian (WSGI), 1 thread", "server", _granian),
     ServerKind("gunicorn-sync", "Flask app on gunicorn sync", "server", _gunicorn("sync")),
     ServerKind(

@@ -60,11 +60,11 @@ def require_wrk() -> str:
     return path
 
 
-def write_script(body: bytes, directory: Path) -> Path:
+def write_script(body: bytes, directory: Path, name: str = "post") -> Path:
     text = body.decode()
     if "]==]" in text:
         raise ValueError("the request body contains ']==]', which would end the Lua string early")
-    script = directory / "post.lua"
+    script = directory / f"{name}.lua"
     script.write_text(_SCRIPT % (text, MARKER))
     return script
 
