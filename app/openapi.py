@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.oip.openapi import oip_paths, oip_schemas
+from app.oip.openapi import json_answer, oip_paths, oip_schemas, schema_ref
 from app.page import PAGE_FILES
 from app.settings import Settings
 
@@ -42,16 +42,11 @@ dimension of every input is at most MAX_BATCH.
 Prometheus metrics are served at `GET /metrics` on a separate port (METRICS_PORT), not on this one."""
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+_ref, _ok = schema_ref, json_answer
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
-
-
-def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return _ok(description, _ref("Error"))
 
 
 def _schemas(settings: Settings) -> dict[str, Any]:

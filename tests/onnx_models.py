@@ -18,6 +18,17 @@ from onnx import TensorProto, helper
 
 from model.manifest import MANIFEST_FILE, MODEL_FILE, Manifest, describe, sha256_of
 
+# What GET /v2/models/digits must answer for the reference model (model/train.py), read from its ONNX file.
+DIGITS_METADATA = {
+    "name": "digits",
+    "versions": ["1"],
+    "platform": "onnx_onnxv1",
+    "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 64]}],
+    "outputs": [
+        {"name": "label", "datatype": "INT64", "shape": [-1]},
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
+    ],
+}
 OPSET = 17
 IR_VERSION = 9  # what onnxruntime 1.32 loads; onnx's own default may be newer
 

@@ -15,12 +15,17 @@ _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "str
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _ref(name: str) -> dict[str, str]:
+def schema_ref(name: str) -> dict[str, str]:
+    """A reference to a schema of the document's components (app.openapi uses these two as well)."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def json_answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A response whose body is JSON of this schema."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ref, _json = schema_ref, json_answer
 
 
 def _error(description: str) -> dict[str, Any]:

@@ -111,7 +111,6 @@ def _flag(parameters: Mapping[str, Any], name: str, where: str, default: bool = 
 
 
 def _feeds(inputs: Any, binary: bytes, model: ServedModel, max_batch: int) -> dict[str, np.ndarray]:
-    expected = {spec.name: spec for spec in model.inputs}
     if type(inputs) is not list or not inputs:
         raise bad_request(
             f'"inputs" must be a non-empty array; the model\'s inputs are {_listed(model.inputs)}'
@@ -119,19 +118,8 @@ def _feeds(inputs: Any, binary: bytes, model: ServedModel, max_batch: int) -> di
     feeds: dict[str, np.ndarray] = {}
     offset = 0
     for position, tensor in enumerate(inputs):
-        if type(tensor) is not dict:
-            raise bad_request(f"inputs[{position}] must be an object, not {tensor!r}")
-        name = tensor.get("name")
-        spec = expected.get(name) if type(name) is str else None
-        if spec is None:
-            raise bad_request(
-                f"inputs[{position}]: the model has no input {name!r}; its inputs are {_listed(model.inputs)}"
-            )
-        if name in feeds:
-            raise bad_request(f"input {name!r} is given twice")
-        unknown = sorted(set(tensor) - _INPUT_KEYS)
-        if unknown:
-            raise bad_request(f"input {name!r}: unknown key(s) {', '.join(map(repr, unknown))}")
+        spec = _named(tensor, position, "input", model.inputs, feeds, _INPUT_KEYS)
+        name = spec.name
         shape = _shape(tensor, spec, max_batch)
         size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
         if size is None:
@@ -187,23 +175,37 @@ def _outputs(requested: Any, model: ServedModel, binary_default: bool) -> tuple[
         return tuple((spec, binary_default) for spec in model.outputs)
     if type(requested) is not list:
         raise bad_request(f'"outputs" must be an array of {{"name": ...}}, not {requested!r}')
-    known = {spec.name: spec for spec in model.outputs}
     chosen: dict[str, tuple[TensorSpec, bool]] = {}
     for position, output in enumerate(requested):
-        name = output.get("name") if type(output) is dict else None
-        if name not in known:
-            raise bad_request(
-                f"outputs[{position}]: the model has no output {name!r}; its outputs are "
-                f"{_listed(model.outputs)}"
-            )
-        if name in chosen:
-            raise bad_request(f"output {name!r} is asked for twice")
-        unknown = sorted(set(output) - _OUTPUT_KEYS)
-        if unknown:
-            raise bad_request(f"output {name!r}: unknown key(s) {', '.join(map(repr, unknown))}")
-        where = f"output {name!r}"
-        chosen[name] = (known[name], _flag(_parameters(output, where), "binary_data", where, binary_default))
+        spec = _named(output, position, "output", model.outputs, chosen, _OUTPUT_KEYS)
+        where = f"output {spec.name!r}"
+        chosen[spec.name] = (spec, _flag(_parameters(output, where), "binary_data", where, binary_default))
     return tuple(chosen.values())
+
+
+def _named(
+    entry: Any,
+    position: int,
+    kind: str,
+    specs: tuple[TensorSpec, ...],
+    seen: Mapping[str, Any],
+    keys: frozenset[str],
+) -> TensorSpec:
+    """The model's input or output that a request's entry names, once, with only the protocol's keys."""
+    if type(entry) is not dict:
+        raise bad_request(f'{kind}s[{position}] must be an object with a "name", not {entry!r}')
+    name = entry.get("name")
+    spec = next((spec for spec in specs if spec.name == name), None)
+    if spec is None:
+        raise bad_request(
+            f"{kind}s[{position}]: the model has no {kind} {name!r}; its {kind}s are {_listed(specs)}"
+        )
+    if name in seen:
+        raise bad_request(f"{kind} {name!r} is named twice")
+    unknown = sorted(set(entry) - keys)
+    if unknown:
+        raise bad_request(f"{kind} {name!r}: unknown key(s) {', '.join(map(repr, unknown))}")
+    return spec
 
 
 def _listed(specs: Any) -> str:

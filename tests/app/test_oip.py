@@ -17,7 +17,7 @@ from app.state import STATE_KEY
 from tests.app.helpers import assert_error
 from tests.app.oip_helpers import HEADER_LENGTH, assert_oip_error, binary_body, read_outputs, tensor
 from tests.conftest import Digits
-from tests.onnx_models import pair_expected
+from tests.onnx_models import DIGITS_METADATA, pair_expected
 
 INFER = "/v2/models/digits/infer"
 ZERO_ROW = [0] * 64
@@ -56,16 +56,7 @@ def test_not_ready_until_the_model_is_loaded(app_factory: Callable[..., Flask]) 
 
 
 def test_model_metadata_is_read_from_the_model(client: FlaskClient, pair_app: Flask) -> None:
-    digits = {
-        "name": "digits",
-        "versions": ["1"],
-        "platform": "onnx_onnxv1",
-        "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 64]}],
-        "outputs": [
-            {"name": "label", "datatype": "INT64", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
-        ],
-    }
+    digits = DIGITS_METADATA
     assert client.get("/v2/models/digits").get_json() == digits
     assert client.get("/v2/models/digits/versions/1").get_json() == digits
     pair = pair_app.test_client().get("/v2/models/pair/versions/3").get_json()
@@ -238,7 +229,7 @@ def _bad_json_requests() -> list[tuple[str, Any, int, str]]:
         ("no-inputs", {}, 400, '"inputs" must be a non-empty array'),
         ("empty-inputs", {"inputs": []}, 400, "'input' (FP32 [-1, 64])"),
         ("unknown-input", {"inputs": [good | {"name": "x"}]}, 400, "no input 'x'; its inputs are 'input'"),
-        ("twice", {"inputs": [good, good]}, 400, "given twice"),
+        ("twice", {"inputs": [good, good]}, 400, "named twice"),
         ("input-key", {"inputs": [good | {"contents": 1}]}, 400, "unknown key(s) 'contents'"),
         ("datatype", {"inputs": [good | {"datatype": "FP64"}]}, 400, "is FP32, not 'FP64'"),
         ("no-datatype", {"inputs": [good | {"datatype": "FLOAT"}]}, 400, "the datatypes are BOOL"),
@@ -271,7 +262,7 @@ def _bad_json_requests() -> list[tuple[str, Any, int, str]]:
             "true or false",
         ),
         ("unknown-output", {"inputs": [good], "outputs": [{"name": "logits"}]}, 400, "no output 'logits'"),
-        ("output-twice", {"inputs": [good], "outputs": [{"name": "label"}] * 2}, 400, "asked for twice"),
+        ("output-twice", {"inputs": [good], "outputs": [{"name": "label"}] * 2}, 400, "named twice"),
         (
             "classification",
             {"inputs": [good], "outputs": [{"name": "label", "parameters": {"classification": 3}}]},

@@ -13,7 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 from tests.conftest import Digits, LiveApp
 from tests.oip.conftest import PAIR_MAX_BATCH, v1_predictions
-from tests.onnx_models import pair_expected
+from tests.onnx_models import DIGITS_METADATA, pair_expected
 
 
 def _client(app: LiveApp) -> triton.InferenceServerClient:
@@ -34,16 +34,7 @@ def test_health_metadata_and_readiness(live_app: LiveApp, pair_live_app: LiveApp
     assert not client.is_model_ready("mnist") and not client.is_model_ready("digits", "2")
     metadata = client.get_model_metadata("digits")
     assert metadata == client.get_model_metadata("digits", "1")
-    assert metadata == {
-        "name": "digits",
-        "versions": ["1"],
-        "platform": "onnx_onnxv1",
-        "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 64]}],
-        "outputs": [
-            {"name": "label", "datatype": "INT64", "shape": [-1]},
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, 10]},
-        ],
-    }
+    assert metadata == DIGITS_METADATA
     pair = _client(pair_live_app).get_model_metadata("pair")
     assert [(t["name"], t["datatype"], t["shape"]) for t in pair["inputs"] + pair["outputs"]] == [
         ("a", "FP64", [-1, 2]),
