@@ -97,29 +97,28 @@ def from_json(data: Any, spec: TensorSpec, shape: Sequence[int]) -> np.ndarray:
     where = f"input {spec.name!r}"
     if type(data) is not list:
         raise bad_request(f'{where}: "data" must be an array, not {type(data).__name__}')
-    flat = _flatten(data, shape, where)
+    # One pass in C over the elements' types answers both questions: nested or flat, and of the right kind.
+    types = set(map(type, data))
+    if list in types:
+        if len(shape) <= 1 or len(types) > 1:
+            raise bad_request(
+                f"{where}: its data mixes arrays and values, or is nested deeper than {list(shape)}"
+            )
+        data = _nested(data, shape, where, [])
+        types = set(map(type, data))
+    elif len(data) != element_count(shape):
+        raise bad_request(
+            f"{where} has shape {list(shape)}, that is {element_count(shape)} elements, but its data holds "
+            f"{len(data)}"
+        )
     accepted = _JSON_TYPES.get(spec.dtype.kind, frozenset({str}))
-    if not accepted.issuperset(map(type, flat)):
-        bad = next(value for value in flat if type(value) not in accepted)
+    if not accepted.issuperset(types):
+        bad = next(value for value in data if type(value) not in accepted)
         wanted = {"b": "true or false", "i": "integers", "u": "integers", "f": "numbers"}.get(
             spec.dtype.kind, "strings"
         )
         raise bad_request(f"{where} is {spec.datatype}: its data must be {wanted}, not {bad!r}")
-    return _array(flat, spec, where).reshape(shape)
-
-
-def _flatten(data: list[Any], shape: Sequence[int], where: str) -> list[Any]:
-    """The elements in row-major order: `data` is flat with exactly as many elements as the shape holds,
-    or nested exactly as the shape (a list per dimension)."""
-    count = element_count(shape)
-    if len(shape) <= 1 or not any(type(item) is list for item in data):
-        if len(data) != count or any(type(item) is list for item in data):
-            raise bad_request(
-                f"{where} has shape {list(shape)}, that is {count} elements, but its data holds {len(data)}"
-                f"{' and nested arrays' if any(type(item) is list for item in data) else ''}"
-            )
-        return data
-    return _nested(data, shape, where, [])
+    return _array(data, spec, where).reshape(shape)
 
 
 def _nested(data: Any, shape: Sequence[int], where: str, index: list[int]) -> list[Any]:

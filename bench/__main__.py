@@ -185,11 +185,11 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     plan.quiet.wait_for_quiet()
     floor = inference_floor(model_dir, digit.features)
     plan.quiet.wait_for_quiet()
-    app_inprocess = app_time_inprocess(model_dir, env, REPO)
+    # v1 and v2 in one process, taking turns: their ratio holds even on a busy machine.
+    inprocess = app_time_inprocess(model_dir, env, REPO, protocols="v1,v2")
+    app_inprocess, app_inprocess_v2 = inprocess["v1"], inprocess["v2"]
     plan.quiet.wait_for_quiet()
-    app_inprocess_no_lane = app_time_inprocess(model_dir, {**env, "FAST_LANE": "false"}, REPO)
-    plan.quiet.wait_for_quiet()
-    app_inprocess_v2 = app_time_inprocess(model_dir, env, REPO, protocol="v2")
+    app_inprocess_no_lane = app_time_inprocess(model_dir, {**env, "FAST_LANE": "false"}, REPO)["v1"]
     start_figures = start_to_ready(group, plan, workers, env, options.start_runs)
     summary["load_after"] = {"other_cores": round(idle_check(), 2), "loadavg": os.getloadavg()}
     summary.update(

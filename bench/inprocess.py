@@ -15,13 +15,13 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.body import Protocol, protocols, reference_digit
 from bench.procs import BenchError
-from bench.timing import time_calls
+from bench.timing import time_interleaved
 from model.manifest import verify_model_dir
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., object]], Iterable[bytes]]
@@ -47,27 +47,34 @@ def _environ(path: str, body: bytes) -> dict[str, Any]:
     }
 
 
-def time_requests(application: WsgiApp, protocol: Protocol, runs: int, warmup: int) -> dict[str, float]:
+def time_requests(
+    application: WsgiApp, protocols: Sequence[Protocol], runs: int, warmup: int
+) -> dict[str, dict[str, float]]:
+    """Each protocol's request of the digit, taking turns (time_interleaved): figures by protocol name."""
     statuses: list[str] = []
 
     def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
         statuses.append(status)
 
-    def one() -> None:
-        response = application(_environ(protocol.path, protocol.body), start_response)
-        b"".join(response)
-        getattr(response, "close", lambda: None)()
-        if not statuses[-1].startswith("200"):
-            raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to the benchmark's request")
+    def request(protocol: Protocol) -> Callable[[], None]:
+        def one() -> None:
+            response = application(_environ(protocol.path, protocol.body), start_response)
+            b"".join(response)
+            getattr(response, "close", lambda: None)()
+            if not statuses[-1].startswith("200"):
+                raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
 
-    return time_calls(one, runs, warmup)
+        return one
+
+    return time_interleaved({protocol.name: request(protocol) for protocol in protocols}, runs, warmup)
 
 
 def app_time_inprocess(
-    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300, protocol: str = "v1"
+    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300, protocols: str = "v1"
 ) -> dict[str, Any]:
-    """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures."""
-    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--protocol", protocol]
+    """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures:
+    by protocol name, for the comma-separated `protocols`."""
+    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--protocols", protocols]
     try:
         done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -83,7 +90,7 @@ def main() -> None:
     cli = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
     cli.add_argument("--model-dir", type=Path, required=True)
     cli.add_argument("--runs", type=int, default=5000)
-    cli.add_argument("--protocol", choices=("v1", "v2"), default="v1", help="the digit as v1 or OIP v2 JSON")
+    cli.add_argument("--protocols", default="v1", help="v1, v2 or v1,v2: the digit as /v1 or OIP v2 JSON")
     options = cli.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as metrics_dir:
         # As in a worker under `python -m app`; both are read when app.wsgi (and prometheus_client) load.
@@ -91,8 +98,9 @@ def main() -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         from app.wsgi import application
 
-        protocol = protocols(reference_digit(), verify_model_dir(options.model_dir).name)[options.protocol]
-        print(json.dumps(time_requests(application, protocol, options.runs, warmup=500)))
+        asked = protocols(reference_digit(), verify_model_dir(options.model_dir).name)
+        chosen = [asked[name] for name in options.protocols.split(",")]
+        print(json.dumps(time_requests(application, chosen, options.runs, warmup=500)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,9 @@ _UNSUPPORTED_PARAMETERS = {
     "shared_memory_region": "the shared memory extension is not supported; send the data in the request",
     "classification": "the classification extension is not supported; ask for the output itself",
 }
+
+
+_NO_PARAMETERS: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,8 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
 
 def parse_infer_request(header: bytes, binary: bytes, model: ServedModel, max_batch: int) -> InferRequest:
     payload = _json_object(header)
-    unknown = sorted(set(payload) - _REQUEST_KEYS)
-    if unknown:
+    if not _REQUEST_KEYS.issuperset(payload):
+        unknown = sorted(set(payload) - _REQUEST_KEYS)
         raise bad_request(
             f"unknown key(s) {', '.join(map(repr, unknown))}; an inference request has "
             f"{', '.join(sorted(_REQUEST_KEYS))}"
@@ -93,8 +97,10 @@ def _check_names_the_model(payload: Mapping[str, Any], model: ServedModel) -> No
             raise bad_request(f'"{key}" in the body is {payload[key]!r}, but the URL names {served!r}')
 
 
-def _parameters(holder: Mapping[str, Any], where: str) -> dict[str, Any]:
-    parameters = holder.get("parameters", {})
+def _parameters(holder: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    parameters = holder.get("parameters")
+    if parameters is None:  # the common case, first: this runs for the request and every tensor in it
+        return _NO_PARAMETERS
     if type(parameters) is not dict:
         raise bad_request(f'"parameters" of {where} must be an object, not {parameters!r}')
     for name, reason in _UNSUPPORTED_PARAMETERS.items():
@@ -121,7 +127,9 @@ def _feeds(inputs: Any, binary: bytes, model: ServedModel, max_batch: int) -> di
         spec = _named(tensor, position, "input", model.inputs, feeds, _INPUT_KEYS)
         name = spec.name
         shape = _shape(tensor, spec, max_batch)
-        size = _parameters(tensor, f"input {name!r}").get("binary_data_size")
+        size = (
+            _parameters(tensor, f"input {name!r}").get("binary_data_size") if "parameters" in tensor else None
+        )
         if size is None:
             if "data" not in tensor:
                 raise bad_request(f'input {name!r} has no "data" (nor a "binary_data_size" parameter)')
@@ -202,8 +210,8 @@ def _named(
         )
     if name in seen:
         raise bad_request(f"{kind} {name!r} is named twice")
-    unknown = sorted(set(entry) - keys)
-    if unknown:
+    if not keys.issuperset(entry):
+        unknown = sorted(set(entry) - keys)
         raise bad_request(f"{kind} {name!r}: unknown key(s) {', '.join(map(repr, unknown))}")
     return spec
 
