@@ -104,7 +104,7 @@ class ServedModel:
     def run(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> list[np.ndarray]:
         """The named outputs for these inputs; RunError when onnxruntime refuses them."""
         try:
-            return self.session.run(list(output_names), dict(feeds))
+            return self.session.run(output_names, feeds)  # type: ignore[arg-type]
         # Validated inputs can still break a graph's own rules (two dynamic dimensions that must agree, an
         # index out of range): onnxruntime's exception types share no base.
         except Exception as exc:

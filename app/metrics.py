@@ -90,10 +90,13 @@ class RouteLabels:
         rules = list(rules)
         self.static = frozenset(rule for rule in rules if "<" not in rule)
         self.model_routes, self.served_name = frozenset(model_routes), served_name
-        # re.escape leaves < and > alone (Python 3.7+), so the variables are still there to replace.
+        # re.escape leaves < and > alone (Python 3.7+), so the variables are still there to replace. The
+        # infer routes first: they are the hot ones.
         self.templated = [
             (re.compile(_VARIABLE.sub(r"(?P<\1>[^/]+)", re.escape(rule))), _VARIABLE.sub(r"{\1}", rule))
-            for rule in sorted(rule for rule in rules if "<" in rule)
+            for rule in sorted(
+                (rule for rule in rules if "<" in rule), key=lambda rule: (not rule.endswith("/infer"), rule)
+            )
         ]
 
     def __call__(self, path: str) -> tuple[str, str]:

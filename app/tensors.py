@@ -145,16 +145,12 @@ def _array(flat: list[Any], spec: TensorSpec, where: str) -> np.ndarray:
             value = low if low < info.min else high
             raise bad_request(f"{where}: {value} is outside the range of {spec.datatype}")
     if dtype.kind == "f":
-        try:
-            wide = np.array(flat, dtype=np.float64)
-        except OverflowError:  # an integer written out with hundreds of digits
-            raise bad_request(f"{where} holds a number outside the range of {spec.datatype}") from None
-        if dtype == wide.dtype:
-            return wide
+        # numpy turns a number too large for the dtype into inf with an overflow warning (raised here), and
+        # an integer too large for any float (hundreds of digits) into an OverflowError.
         with np.errstate(over="raise"):
             try:
-                return wide.astype(dtype)
-            except FloatingPointError:
+                return np.array(flat, dtype=dtype)
+            except (OverflowError, FloatingPointError):
                 raise bad_request(f"{where} holds a number outside the range of {spec.datatype}") from None
     return np.array(flat, dtype=dtype)
 

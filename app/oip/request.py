@@ -32,6 +32,7 @@ _UNSUPPORTED_PARAMETERS = {
 
 
 _NO_PARAMETERS: Mapping[str, Any] = MappingProxyType({})
+_INT = frozenset({int})  # exact: a JSON boolean is not a dimension
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,7 @@ class InferRequest:
     id: str | None
     feeds: dict[str, np.ndarray]
     outputs: tuple[tuple[TensorSpec, bool], ...]  # (output, as binary data), in the order to answer them
-
-    @property
-    def binary_outputs(self) -> bool:
-        return any(binary for _, binary in self.outputs)
+    binary_outputs: bool  # any output asked for as binary data
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -75,7 +73,7 @@ def parse_infer_request(header: bytes, binary: bytes, model: ServedModel, max_ba
     binary_default = _flag(parameters, "binary_data_output", "the request")
     feeds = _feeds(payload.get("inputs"), binary, model, max_batch)
     outputs = _outputs(payload.get("outputs"), model, binary_default)
-    return InferRequest(request_id, feeds, outputs)
+    return InferRequest(request_id, feeds, outputs, any(binary for _, binary in outputs))
 
 
 def _json_object(header: bytes) -> dict[str, Any]:
@@ -160,11 +158,14 @@ def _shape(tensor: Mapping[str, Any], spec: TensorSpec, max_batch: int) -> list[
     if datatype != spec.datatype:
         known = "" if datatype in DATATYPES else f" (the datatypes are {', '.join(DATATYPES)})"
         raise bad_request(f"input {spec.name!r} is {spec.datatype}, not {datatype!r}{known}")
-    if type(shape) is not list or not all(type(d) is int and d > 0 for d in shape):
+    # Plain loops and C-level checks: this runs for every input of every request (the fast lane's too).
+    if type(shape) is not list or not _INT.issuperset(map(type, shape)) or (shape and min(shape) < 1):
         raise bad_request(
             f'input {spec.name!r}: "shape" must be an array of positive integers, not {shape!r}'
         )
-    fits = len(shape) == len(spec.shape) and all(m in (-1, d) for d, m in zip(shape, spec.shape, strict=True))
+    fits = len(shape) == len(spec.shape)
+    for given, declared in zip(shape, spec.shape, strict=False):
+        fits = fits and declared in (-1, given)
     if not fits:
         raise bad_request(
             f"input {spec.name!r} has shape {shape}; the model takes {list(spec.shape)} (-1: any)"
@@ -203,8 +204,10 @@ def _named(
     if type(entry) is not dict:
         raise bad_request(f'{kind}s[{position}] must be an object with a "name", not {entry!r}')
     name = entry.get("name")
-    spec = next((spec for spec in specs if spec.name == name), None)
-    if spec is None:
+    for spec in specs:
+        if spec.name == name:
+            break
+    else:
         raise bad_request(
             f"{kind}s[{position}]: the model has no {kind} {name!r}; its {kind}s are {_listed(specs)}"
         )
