@@ -8,6 +8,7 @@ import pytest
 
 from app.servers import SERVERS
 from app.settings import DEFAULT_MODEL_DIR, ENV_VARS, SERVER_NAMES, Settings, SettingsError, load_settings
+from tests.conftest import REPO
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -61,6 +62,11 @@ def test_every_variable_is_read() -> None:
     )
     # The README's table documents exactly the variables that are read.
     assert {name for name, _, _ in ENV_VARS} == set(env)
+
+
+def test_the_readme_documents_every_variable() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert [name for name, _, _ in ENV_VARS if f"| `{name}` |" not in readme] == []
 
 
 def test_empty_variable_means_default() -> None:
