@@ -57,16 +57,28 @@ def token_url(login_server: str) -> str:
     return f"https://{login_server}/oauth2/token"
 
 
-def _post_form(url: str, form: dict[str, str], timeout: float) -> object:
-    """POST `form`; the JSON answer. HTTPError, URLError and bad JSON are the caller's to word."""
+def _token(url: str, form: dict[str, str], field: str, refused: str, failed: str, timeout: float) -> str:
+    """POST `form` to a token endpoint and return the answer's `field`. 401/403 raise AcrRefused (a role may
+    still be propagating: the caller may wait), anything else AcrLoginError; `refused`/`failed` say what."""
     request = urllib.request.Request(
         url,
         data=urllib.parse.urlencode(form).encode(),
         method="POST",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = AcrRefused if exc.code in (401, 403) else AcrLoginError
+        raise error(refused.format(code=exc.code)) from None
+    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+        raise AcrLoginError(f"{failed}: {exc}") from None
+    token = body.get(field) if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        article = "an" if field.startswith("a") else "a"
+        raise AcrLoginError(f"{form['service']} answered without {article} {field}")
+    return token
 
 
 def request_refresh_token(
@@ -79,20 +91,15 @@ def request_refresh_token(
         "tenant": tenant_id,
         "access_token": access_token,
     }
-    try:
-        body = _post_form(url, form, timeout)
-    except urllib.error.HTTPError as exc:
-        refused = AcrRefused if exc.code in (401, 403) else AcrLoginError
-        raise refused(
-            f"{login_server} refused the token exchange (HTTP {exc.code}): the identity running `pulumi up` "
-            "needs the AcrPush role on the registry; a role assigned minutes ago may still be propagating"
-        ) from None
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-        raise AcrLoginError(f"the token exchange with {login_server} failed: {exc}") from None
-    token = body.get("refresh_token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
-        raise AcrLoginError(f"{login_server} answered the token exchange without a refresh_token")
-    return token
+    return _token(
+        url,
+        form,
+        "refresh_token",
+        f"{login_server} refused the token exchange (HTTP {{code}}): the identity running `pulumi up` needs "
+        "the AcrPush role on the registry; a role assigned minutes ago may still be propagating",
+        f"the token exchange with {login_server} failed",
+        timeout,
+    )
 
 
 def request_access_token(
@@ -105,17 +112,14 @@ def request_access_token(
         "scope": scope,
         "refresh_token": refresh_token,
     }
-    try:
-        body = _post_form(url, form, timeout)
-    except urllib.error.HTTPError as exc:
-        refused = AcrRefused if exc.code in (401, 403) else AcrLoginError
-        raise refused(f"{login_server} refused a token for {scope} (HTTP {exc.code})") from None
-    except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
-        raise AcrLoginError(f"asking {login_server} for a token failed: {exc}") from None
-    token = body.get("access_token") if isinstance(body, dict) else None
-    if not isinstance(token, str) or not token:
-        raise AcrLoginError(f"{login_server} answered without an access_token")
-    return token
+    return _token(
+        url,
+        form,
+        "access_token",
+        f"{login_server} refused a token for {scope} (HTTP {{code}})",
+        f"asking {login_server} for a token failed",
+        timeout,
+    )
 
 
 def granted_actions(access_token: str, repository: str) -> frozenset[str]:

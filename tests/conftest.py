@@ -56,6 +56,21 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
 
 
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, script: str) -> Path:
+    """Put an executable `script` first on PATH as `command`; returns the log it is told to append to
+    (FAKE_<COMMAND>_LOG), with FAKE_<COMMAND>_FAIL unset."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    executable = bin_dir / command
+    executable.write_text(script)
+    executable.chmod(0o755)
+    log = tmp_path / f"{command}.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv(f"FAKE_{command.upper()}_LOG", str(log))
+    monkeypatch.delenv(f"FAKE_{command.upper()}_FAIL", raising=False)
+    return log
+
+
 @pytest.fixture(scope="session")
 def httpserver_listen_address() -> tuple[str, int]:
     """pytest-httpserver's server listens on 127.0.0.1 (its default, "localhost", may resolve to ::1)."""

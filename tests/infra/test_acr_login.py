@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import stat
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +32,7 @@ from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
 from infra.outside import RealOutside
 from infra.propagation import Patience, PropagationTimeout
+from tests.conftest import stand_in
 
 EXCHANGE = "/oauth2/exchange"
 TOKEN = "/oauth2/token"
@@ -103,16 +102,7 @@ print("Login Succeeded")
 @pytest.fixture
 def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`docker` on PATH is the stand-in; returns the log it appends each invocation to."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text(FAKE_DOCKER.format(python=sys.executable))
-    docker.chmod(docker.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "docker.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
-    monkeypatch.delenv("FAKE_DOCKER_FAIL", raising=False)
-    return log
+    return stand_in(tmp_path, monkeypatch, "docker", FAKE_DOCKER.format(python=sys.executable))
 
 
 def invocations(log: Path) -> list[dict]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +22,7 @@ from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
 from infra.cluster_access import REVIEWS, ClusterAccessError, review
 from infra.propagation import NotYet, Patience, PropagationTimeout, wait_until
+from tests.conftest import stand_in
 
 QUICK = Patience(timeout_s=5, interval_s=0.01)
 
@@ -44,16 +43,7 @@ print(json.dumps({{"apiVersion": "client.authentication.k8s.io/v1beta1", "kind":
 @pytest.fixture
 def kubelogin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`kubelogin` on PATH is the stand-in; returns the log of its invocations."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "kubelogin"
-    script.write_text(FAKE_KUBELOGIN.format(python=sys.executable))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    log = tmp_path / "kubelogin.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("FAKE_KUBELOGIN_LOG", str(log))
-    monkeypatch.delenv("FAKE_KUBELOGIN_FAIL", raising=False)
-    return log
+    return stand_in(tmp_path, monkeypatch, "kubelogin", FAKE_KUBELOGIN.format(python=sys.executable))
 
 
 def provider_kubeconfig(server: str) -> str:
