@@ -5,28 +5,15 @@ cluster, whose monitoring add-on is pointed at the Log Analytics workspace."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pulumi
 from pulumi_azure_native import monitor, operationalinsights
 
-from infra.config.errors import ConfigError
 from infra.config.monitoring import MonitoringSettings
 from infra.config.runtime import StackSettings
+from infra.config.secret_url import https_secret
 
 WEBHOOK_KEY = "aiapp:onCallWebhookUrl"
-
-
-def https_only(url: str) -> str:
-    """The URL, if it is https://<host>/...: anything else would send its token in the clear. The message
-    never shows the value (a secret)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(
-            f"{WEBHOOK_KEY}: is not an https:// URL (the value is a secret and is not shown); set it with "
-            f"`pulumi config set --secret {WEBHOOK_KEY} https://<host>/<path>`"
-        )
-    return url.strip()
 
 
 @dataclass(frozen=True)
@@ -68,10 +55,8 @@ class Monitoring(pulumi.ComponentResource):
 
         webhooks = []
         if settings.on_call_webhook_url is not None:
-            # Checked when the value resolves, which a preview does too: a bad URL stops the preview.
-            url = pulumi.Output.secret(
-                pulumi.Output.from_input(settings.on_call_webhook_url).apply(https_only)
-            )
+            # https:// only, checked when the value resolves (in a preview too); it stays a secret.
+            url = https_secret(settings.on_call_webhook_url, WEBHOOK_KEY)
             webhooks = [
                 monitor.WebhookReceiverArgs(name="on-call", service_uri=url, use_common_alert_schema=True)
             ]
