@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from infra.monitoring.promql import measures
 from tests.conftest import LiveApp, free_port, require_tool, serve_app, stop_process, wait_http
@@ -124,12 +125,15 @@ def run_prometheus(metrics_url: str, workdir: Path) -> Iterator[Prometheus]:
 def wait_for_scrapes(prometheus: Prometheus, app: LiveApp, timeout: float = 60) -> None:
     """Until Prometheus has scraped the app after the load: its count of good predictions equals the app's."""
     with urllib.request.urlopen(f"{app.metrics_url}/metrics", timeout=5) as response:
-        line = next(
-            line
-            for line in response.read().decode().splitlines()
-            if line.startswith('http_requests_total{method="POST",route="/v1/predict",status="200"}')
+        families = text_string_to_metric_families(response.read().decode())
+        served = sum(
+            sample.value
+            for family in families
+            for sample in family.samples
+            if sample.name == "http_requests_total"
+            and (sample.labels.get("route"), sample.labels.get("status")) == ("/v1/predict", "200")
         )
-    served = float(line.rsplit(" ", 1)[1])
+    assert served > 0, "the load made no good prediction"
     query = 'sum(http_requests_total{route="/v1/predict", status="200"})'
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
