@@ -14,6 +14,10 @@ MODEL_VERSION ?= latest
 MODEL_DIR := build/model
 PORT ?= 8080
 APT_TOOLS := buildah debootstrap wrk chromium
+# Debian's prometheus: promtool and a real Prometheus for tests/monitoring. Without recommends: they would
+# bring a node exporter, one more service. The package enables a service on 9090, the app's metrics port
+# (`make serve`): the tools target disables it, and stops it where systemd runs.
+PROMETHEUS_COMMANDS := prometheus promtool
 # The browser the page's test drives (tests/page). Debian's chromium by default; CI on Ubuntu, where chromium
 # is a snap, points this at the agent's Google Chrome (pipelines/ci.yml). Never a browser download.
 CHROMIUM_PATH ?= /usr/bin/chromium
@@ -47,14 +51,22 @@ node_modules/.installed: package.json package-lock.json
 	.venv-kserve/bin/pip install -q --disable-pip-version-check -r tools/kserve/requirements.txt
 	touch $@
 
-tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, buildah...
+tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, buildah, promtool...
 	@missing=$$(for t in $(APT_TOOLS); do \
 	  if [ $$t = chromium ]; then [ -x "$(CHROMIUM_PATH)" ]; else command -v $$t >/dev/null; fi || echo $$t; \
 	done); \
+	bare=$$(for c in $(PROMETHEUS_COMMANDS); do command -v $$c >/dev/null || echo prometheus; done | sort -u); \
+	if [ -n "$$missing$$bare" ]; then $(SUDO) apt-get update -q; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing" $$missing "with apt-get"; \
-	  $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi; \
+	if [ -n "$$bare" ]; then \
+	  echo "installing" $$bare "with apt-get --no-install-recommends"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$bare; \
 	fi
+	@if systemctl is-enabled --quiet prometheus 2>/dev/null; then $(SUDO) systemctl disable -q prometheus; fi
+	@if [ -d /run/systemd/system ] && systemctl is-active --quiet prometheus; then $(SUDO) systemctl stop prometheus; fi
 
 model: venv ## fetch MODEL_VERSION from MODEL_STORE into build/model (publishing the reference model into an empty store)
 	@if ! $(PY) -m model list --json | $(PY) -c 'import json,sys; sys.exit(not any(v["complete"] for v in json.load(sys.stdin)))'; then \

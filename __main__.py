@@ -1,8 +1,10 @@
 """The stack, composed; reads like the architecture:
 
 data scientist --publish--> ModelStore --latest verified model--> AppImage --push--> Registry
-Registry --AcrPull--> Cluster --> Workload (Deployment, ClusterIP Service, HPA, PDB, NetworkPolicy)
+Registry --AcrPull--> Cluster --> Workload (Deployment, ClusterIP Service, HPA, PDB, NetworkPolicy,
+  PodMonitor)
 Edge (Envoy Gateway: HTTPS with a Let's Encrypt certificate from cert-manager) --> the app's Service
+Cluster --metrics, logs--> Monitoring (Azure Monitor and Log Analytics workspaces) --alerts--> action group
 Azure DevOps: Pipelines (ci: tests + preview on every change; release: nightly pulumi up of dev, then prod)
 
 A stack may read another stack's model store (aiapp:modelStoreUrl), so that dev and prod serve models from
@@ -18,6 +20,7 @@ from infra.config import load_settings
 from infra.edge import Edge, EdgeArgs
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
+from infra.monitoring import ClusterMonitoring, ClusterMonitoringArgs, Monitoring, MonitoringArgs, Parameters
 from infra.naming import dns_label
 from infra.outside import Outside, RealOutside
 from infra.pipelines import Pipelines, pipelines_args
@@ -42,7 +45,13 @@ if settings.runtime_enabled:
         store = ModelStore("model-store", ModelStoreArgs(stack, settings.model_store, azure))  # own group
         store_url, store_access = store.url, [store.deployer_access]
     registry = Registry("registry", RegistryArgs(rg, stack, settings.registry, azure))
-    cluster = Cluster("cluster", ClusterArgs(rg, stack, settings.cluster, registry.id, azure, outside))
+    monitoring = Monitoring("monitoring", MonitoringArgs(rg, stack, settings.monitoring))
+    cluster = Cluster(
+        "cluster",
+        ClusterArgs(
+            rg, stack, settings.cluster, registry.id, azure, monitoring.logs_workspace_id, outside=outside
+        ),
+    )
 
     image = AppImage(
         "app-image",
@@ -88,6 +97,24 @@ if settings.runtime_enabled:
         ),
     )
 
+    ClusterMonitoring(
+        "cluster-monitoring",
+        ClusterMonitoringArgs(
+            resource_group=rg,
+            stack=stack,
+            workspaces=monitoring,
+            cluster_id=cluster.id,
+            cluster_name=cluster.name,
+            rules=Parameters(
+                namespace=settings.workload.namespace,
+                min_ready_replicas=settings.workload.replicas,  # the HPA's minimum
+                latency_p99_seconds=settings.monitoring.latency_p99_ms / 1000,
+            ),
+            azure=azure,
+            grafana_principal_id=settings.monitoring.grafana_principal_id,
+        ),
+    )
+
     pulumi.export("app_url", edge.url)  # https://, with a Let's Encrypt certificate
     pulumi.export("acme_server", edge.acme_server)  # `staging`: the smoke test trusts the staging roots
     pulumi.export("acr_login_server", registry.login_server)
@@ -98,6 +125,8 @@ if settings.runtime_enabled:
     pulumi.export("model_sha256", image.model_sha256)
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("prometheus_query_endpoint", monitoring.prometheus_query_endpoint)
+    pulumi.export("logs_workspace_id", monitoring.logs_workspace_id)
 
 if settings.pipelines is not None:  # the Azure DevOps project, its connections and the two pipelines
     pipelines = Pipelines("pipelines", pipelines_args(settings, azure))

@@ -6,11 +6,14 @@
 3. start the Prometheus metrics port (this master process sums the workers' multiprocess files);
 4. serve the app with the production WSGI server (app.servers) until SIGTERM/SIGINT.
 
-A failure at 1-3 exits non-zero with one line on stderr that says what is wrong, and no traceback.
+A failure at 1-3 exits non-zero with one line on stderr that says what is wrong, and no traceback. Every line
+the app logs is one JSON object (app/logs.py), these too.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
 import shutil
 import signal
@@ -18,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from app import logs
 from app.metrics_port import start_metrics_port
 from app.servers import ServerUnavailable, serve
 from app.settings import Settings, SettingsError, load_settings
@@ -25,6 +29,7 @@ from model.errors import ModelError
 from model.manifest import Manifest
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
+log = logging.getLogger("app")
 
 
 class StartError(Exception):
@@ -36,7 +41,7 @@ class StartError(Exception):
 
 
 def _fail(message: str, exit_code: int) -> int:
-    print(f"app: {message}", file=sys.stderr, flush=True)
+    log.error(message)
     return exit_code
 
 
@@ -64,9 +69,17 @@ def _verified_model(settings: Settings) -> Manifest:
         raise StartError(f"refusing to serve the model in {settings.model_dir}: {exc}", 1) from None
 
 
-def _start_metrics_port(settings: Settings) -> None:
+def _start_metrics_port(settings: Settings, manifest: Manifest) -> None:
+    # What /version says, as the metric app_build_info: the dashboard shows what each pod serves.
+    build = {
+        "version": settings.app_version,
+        "commit": settings.git_commit,
+        "model_name": manifest.name,
+        "model_version": manifest.version,
+        "model_sha256": manifest.sha256,
+    }
     try:
-        start_metrics_port(settings.host, settings.metrics_port)
+        start_metrics_port(settings.host, settings.metrics_port, build)
     except OSError as exc:
         where = f"{settings.host}:{settings.metrics_port}"
         raise StartError(f"cannot serve metrics on {where} (METRICS_PORT): {exc}", 1) from None
@@ -76,6 +89,10 @@ def main() -> int:
     # Until the server installs its own handlers, SIGTERM (a pod deleted while starting) unwinds normally,
     # so the `finally` below still removes the metrics directory.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    # Configured once, before the settings are read (a bad one is reported as JSON too), never again here:
+    # a replaced handler is freed by a later garbage collection, whose weakref callback would swallow a
+    # SIGTERM arriving just then ("Exception ignored in ..."), and the start would go on.
+    logging.config.dictConfig(logs.config(logs.level_from(os.environ)))
     try:
         settings = _settings()
     except StartError as exc:
@@ -93,15 +110,18 @@ def main() -> int:
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             manifest = _verified_model(settings)
-            _start_metrics_port(settings)
+            _start_metrics_port(settings, manifest)
         except StartError as exc:
             return _fail(str(exc), exc.exit_code)
-        print(
-            f"app: serving model {manifest.name} version {manifest.version} (sha256 {manifest.sha256[:12]}) "
+        log.info(
+            f"serving model {manifest.name} version {manifest.version} (sha256 {manifest.sha256[:12]}) "
             f"on http://{settings.host}:{settings.port} with {settings.server} x{settings.workers}; "
             f"metrics on http://{settings.host}:{settings.metrics_port}/metrics",
-            file=sys.stderr,
-            flush=True,
+            extra={
+                "model_name": manifest.name,
+                "model_version": manifest.version,
+                "commit": settings.git_commit,
+            },
         )
         try:
             serve(settings)

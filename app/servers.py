@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app import logs
 from app.settings import Settings
 
 WSGI_TARGET = "app.wsgi:application"
@@ -42,6 +43,9 @@ def _serve_granian(settings: Settings) -> None:
         websockets=False,
         log_level=LogLevels(settings.log_level),
         log_access=settings.access_log,
+        # The app's one logging setup (app/logs.py) in granian's master and workers: JSON lines on stderr.
+        log_dictconfig=logs.config(settings.log_level),
+        log_access_format=logs.ACCESS_FORMAT,
         # A crashed worker comes back; a worker that cannot even start crashes again at once, which granian
         # detects as a crash loop and exits non-zero (the container restarts, the failure is visible).
         respawn_failed_workers=True,
@@ -69,6 +73,7 @@ def _gunicorn(worker_class: str) -> Callable[[Settings], None]:
             "loglevel": settings.log_level,
             "accesslog": "-" if settings.access_log else None,
             "errorlog": "-",
+            "logconfig_dict": logs.config(settings.log_level),  # the app's JSON lines (app/logs.py)
             "keepalive": 75,  # longer than cloud load balancers' idle timeouts: no reset races
             "graceful_timeout": 10,
             "worker_tmp_dir": "/tmp",  # the image's root filesystem is read-only

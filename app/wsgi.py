@@ -6,7 +6,7 @@ Importing it builds the app from the environment and loads the model, once per w
 
 from __future__ import annotations
 
-import sys
+import logging
 
 from app.factory import create_app
 from app.settings import load_settings
@@ -16,6 +16,7 @@ try:
     application = create_app(load_settings())
 except ModelError as exc:
     # `python -m app` verified the model before starting workers, so this is rare (a file changed since,
-    # or an interface only onnxruntime sees). One clear line, no traceback, and the worker stops.
-    print(f"app: worker cannot serve the model: {exc}", file=sys.stderr, flush=True)
+    # or an interface only onnxruntime sees). One clear line (JSON, app/logs.py: the server configured
+    # logging in this worker), no traceback, and the worker stops.
+    logging.getLogger("app").error(f"worker cannot serve the model: {exc}")
     raise SystemExit(3) from None

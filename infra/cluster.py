@@ -25,6 +25,7 @@ class ClusterArgs:
     cluster: ClusterSettings
     registry_id: pulumi.Input[str]  # the kubelet identity gets AcrPull on it
     azure: identity.AzureContext  # its deployer gets the AKS RBAC role it deploys with
+    logs_workspace_id: pulumi.Input[str]  # the Log Analytics workspace the monitoring add-on sends logs to
     # The API server, asked (on a real update) whether that role has reached it: the real one unless a test
     # passes its own.
     outside: ClusterOutside = field(default_factory=RealOutside)
@@ -160,6 +161,19 @@ class Cluster(pulumi.ComponentResource):
                 network_policy=containerservice.NetworkPolicy.CILIUM,  # enforces the app's NetworkPolicy
                 load_balancer_sku=containerservice.LoadBalancerSku.STANDARD,
             ),
+            # Managed Prometheus: the ama-metrics add-on scrapes the cluster (kube-state-metrics, cAdvisor)
+            # and the app's PodMonitor; its collection rule and association: infra/monitoring/collection.py.
+            azure_monitor_profile=containerservice.ManagedClusterAzureMonitorProfileArgs(
+                metrics=containerservice.ManagedClusterAzureMonitorProfileMetricsArgs(enabled=True)
+            ),
+            # Container logs: the omsagent add-on with its managed identity (useAADAuth; the workspace takes
+            # no shared key), as microsoft/Docker-Provider's onboarding-using-msi-auth template configures it.
+            addon_profiles={
+                "omsagent": containerservice.ManagedClusterAddonProfileArgs(
+                    enabled=True,
+                    config={"logAnalyticsWorkspaceResourceID": args.logs_workspace_id, "useAADAuth": "true"},
+                )
+            },
             auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
                 upgrade_channel=containerservice.UpgradeChannel.PATCH,
                 node_os_upgrade_channel=containerservice.NodeOSUpgradeChannel.NODE_IMAGE,

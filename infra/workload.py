@@ -1,5 +1,5 @@
 """The app on Kubernetes: Namespace, ServiceAccount, Deployment, Service (ClusterIP, behind the edge), HPA,
-PDB and NetworkPolicy."""
+PDB, NetworkPolicy, and the PodMonitor through which AKS's managed Prometheus scrapes its metrics port."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ from pulumi_kubernetes.policy.v1 import PodDisruptionBudget, PodDisruptionBudget
 
 from infra.config.runtime import StackSettings, WorkloadSettings
 from infra.edge import ENVOY_NAMESPACE, proxy_pod_labels
+from infra.monitoring.scrape import (
+    AGENT_NAMESPACE,
+    AGENT_POD_LABELS,
+    POD_MONITOR_API_VERSION,
+    pod_monitor_spec,
+)
 
 APP = "aiapp"
 APP_PORT = 8080  # the app's HTTP port (env PORT); the only port the Service exposes
@@ -282,13 +288,15 @@ class Workload(pulumi.ComponentResource):
                         ],
                         ports=[NetworkPolicyPortArgs(port=APP_PORT, protocol="TCP")],
                     ),
-                    # Metrics only from kube-system, where AKS's managed Prometheus agent runs.
+                    # Metrics only from the managed Prometheus agent's collectors (infra/monitoring/
+                    # scrape.py): its pods in kube-system, both selectors in one peer (namespace AND pod).
                     NetworkPolicyIngressRuleArgs(
                         from_=[
                             NetworkPolicyPeerArgs(
                                 namespace_selector=LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                                )
+                                    match_labels={"kubernetes.io/metadata.name": AGENT_NAMESPACE}
+                                ),
+                                pod_selector=LabelSelectorArgs(match_labels=AGENT_POD_LABELS),
                             )
                         ],
                         ports=[NetworkPolicyPortArgs(port=METRICS_PORT, protocol="TCP")],
@@ -312,6 +320,15 @@ class Workload(pulumi.ComponentResource):
                     )
                 ],
             ),
+            opts=in_namespace,
+        )
+
+        k8s.apiextensions.CustomResource(
+            f"{name}-podmonitor",
+            api_version=POD_MONITOR_API_VERSION,
+            kind="PodMonitor",
+            metadata=ObjectMetaArgs(name=APP, namespace=ns, labels=labels),
+            spec=pod_monitor_spec(selector, port_name="metrics"),
             opts=in_namespace,
         )
 

@@ -201,9 +201,20 @@ class LiveApp:
     process: subprocess.Popen
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
-def serve_app(model_dir: Path, **env: str) -> Iterator[LiveApp]:
-    """Run the real `python -m app` on free 127.0.0.1 ports until the block ends."""
+def serve_app(model_dir: Path, *, log_path: Path | None = None, **env: str) -> Iterator[LiveApp]:
+    """Run the real `python -m app` on free 127.0.0.1 ports until the block ends; its output goes to
+    `log_path` when given (read it after the block), else to a temporary file."""
     port, metrics_port = free_port(), free_port()
     environment = os.environ | {
         "MODEL_DIR": str(model_dir),
@@ -213,7 +224,7 @@ def serve_app(model_dir: Path, **env: str) -> Iterator[LiveApp]:
         "WORKERS": "1",
     }
     # A file, not a pipe: a chatty server never blocks on a full pipe. Closed in the finally below.
-    log = tempfile.TemporaryFile()  # noqa: SIM115
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "app"], cwd=REPO, env=environment | env, stdout=log, stderr=subprocess.STDOUT
     )
@@ -226,12 +237,7 @@ def serve_app(model_dir: Path, **env: str) -> Iterator[LiveApp]:
             raise RuntimeError(f"{exc}; app output:\n{log.read().decode(errors='replace')}") from None
         yield LiveApp(url=url, metrics_url=f"http://127.0.0.1:{metrics_port}", process=proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -20,6 +20,7 @@ from infra.config.devops import PipelinesSettings
 from infra.config.edge import EdgeSettings
 from infra.config.errors import ConfigError, problems
 from infra.config.keys import NAMESPACE, Flag, SecretValue, Section, key, leaf_keys, meta, nest, problem
+from infra.config.monitoring import MonitoringSettings
 from infra.config.runtime import (
     ClusterSettings,
     DeployerSettings,
@@ -44,6 +45,7 @@ class Settings(Section):
     image: ImageSettings
     workload: WorkloadSettings
     edge: EdgeSettings
+    monitoring: MonitoringSettings
     runtime_enabled: Flag = key(
         "runtimeEnabled",
         True,
@@ -63,6 +65,13 @@ class Settings(Section):
                 "is false and aiapp:pipelinesEnabled is not true: the stack would declare nothing",
                 key="runtimeEnabled",
                 fix=f"set {NAMESPACE}:pipelinesEnabled true, or remove {NAMESPACE}:runtimeEnabled",
+            )
+        on_call = self.monitoring.on_call_emails or self.monitoring.on_call_webhook_url is not None
+        if self.runtime_enabled and self.stack.environment == "prod" and not on_call:
+            raise problem(
+                "is empty and aiapp:onCallWebhookUrl is not set: prod's alerts would reach nobody",
+                key="onCallEmails",
+                example="'[\"oncall@example.com\"]'",
             )
         if self.pipelines is not None and self.model_store.existing_url is None:
             raise problem(

@@ -17,7 +17,8 @@ from infra.identity import AzureContext
 
 # The roles the stack itself assigns (AcrPull to the kubelet identity, blob roles on the model store, AcrPush
 # and AKS admin to the deployer, DNS Zone Contributor on a custom domain's zone to cert-manager's DNS-01
-# identity): the only roles the deploy identity may hand out. None can assign roles.
+# identity, Monitoring Data Reader on the Azure Monitor workspace to the deployer and a Grafana): the
+# only roles the deploy identity may hand out. None can assign roles.
 DEFAULT_ASSIGNABLE_ROLES = (
     azure_ids.ACR_PULL,
     azure_ids.ACR_PUSH,
@@ -26,6 +27,7 @@ DEFAULT_ASSIGNABLE_ROLES = (
     azure_ids.AKS_RBAC_CLUSTER_ADMIN,
     azure_ids.AKS_CLUSTER_USER,
     azure_ids.DNS_ZONE_CONTRIBUTOR,
+    azure_ids.MONITORING_DATA_READER,
 )
 
 

@@ -11,12 +11,10 @@ webhook URL is usually its own credential.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pulumi
 import pulumi_azuredevops as azuredevops
 
-from infra.config.errors import ConfigError
+from infra.config.secret_url import https_secret
 from infra.pipelines.args import Context
 from infra.pipelines.names import RELEASE_PIPELINE
 
@@ -26,18 +24,6 @@ FAILURE_STATUSES = ("Failed", "Stopped")
 KEY = "aiapp:alertWebhookUrl"
 
 
-def https_only(url: str) -> str:
-    """The URL, if it is https://<host>/...: anything else would send its token in the clear. The message
-    never shows the value (a secret)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise ConfigError(
-            f"{KEY}: is not an https:// URL (the value is a secret and is not shown); set it with "
-            f"`pulumi config set --secret {KEY} https://<host>/<path>`"
-        )
-    return url.strip()
-
-
 def notify_on_failure(
     ctx: Context, project_id: pulumi.Output[str], release: azuredevops.BuildDefinition
 ) -> list[azuredevops.ServicehookWebhookTfs]:
@@ -45,8 +31,7 @@ def notify_on_failure(
     webhook = ctx.args.devops.alert_webhook_url
     if webhook is None:
         return []
-    # Checked when the value resolves: it is known in a preview too, so a bad URL stops the preview.
-    url = pulumi.Output.secret(pulumi.Output.from_input(webhook).apply(https_only))
+    url = https_secret(webhook, KEY)  # https:// only, checked in a preview too
     return [
         azuredevops.ServicehookWebhookTfs(
             f"{ctx.name}-release-{status.lower()}-hook",

@@ -3,8 +3,8 @@
 Which resources take tags is not a hand-kept list (it would miss the next resource someone adds): it is read
 from the installed pulumi-azure-native SDK, the same one the program uses (the pack runs in the project's
 virtualenv, see PulumiPolicy.yaml). A type token `azure-native:<module>[/<version>]:<Resource>` maps to the
-class `pulumi_azure_native.<module>[.<version>].<Resource>Args`; the resource takes tags when that class
-accepts a `tags` argument.
+class `pulumi_azure_native.<module>[.<version>].<Resource>`; the resource takes tags when its generated
+`_internal_init` accepts a `tags` argument.
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ def takes_tags(resource_type: str) -> bool:
             f"{resource_type!r}: the installed pulumi-azure-native has no {module_name}"
         ) from exc
     resource_class = getattr(module, parts[2], None)
-    args_class = getattr(module, f"{parts[2]}Args", None)
-    if resource_class is None or args_class is None or get_type_token(resource_class) != resource_type:
+    if resource_class is None or get_type_token(resource_class) != resource_type:
         raise UnknownAzureType(f"{resource_type!r}: no such resource in the installed pulumi-azure-native")
-    return "tags" in inspect.signature(args_class.__init__).parameters
+    # The resource's own inputs: `<Resource>Args` is not always its args class (ActionGroup's is
+    # ActionGroupInitArgs; monitor.ActionGroupArgs is an input type without tags), `_internal_init` always is.
+    return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 
 def validate_required_tags(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

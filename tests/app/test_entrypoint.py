@@ -42,9 +42,10 @@ def _assert_refused(result: subprocess.CompletedProcess[str], exit_code: int, *m
     assert result.returncode == exit_code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, f"one clear line, got:\n{result.stderr}"
-    assert lines[0].startswith("app: ")
+    entry = json.loads(lines[0])  # a JSON log line, as every line the app logs (app/logs.py)
+    assert (entry["level"], entry["logger"]) == ("error", "app"), entry
     for part in message_parts:
-        assert part in lines[0], lines[0]
+        assert part in entry["message"], entry
     assert "Traceback" not in result.stderr + result.stdout
 
 

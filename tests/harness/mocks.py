@@ -170,6 +170,46 @@ def _user_assigned_identity(_: AzureMocks, args: MockResourceArgs) -> dict[str, 
     }
 
 
+def _arm(provider: str, key: str) -> ResourceOutputs:
+    """A resource of resource group scope: its ARM id and name (the given name, else an auto-name)."""
+
+    def outputs(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+        name = _auto_name(args, key)
+        return {"id": f"{_rg_id(_rg(args))}/providers/{provider}/{name}", "name": name}
+
+    return outputs
+
+
+def _monitor_workspace(mocks: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    workspace = _arm("Microsoft.Monitor/accounts", "azureMonitorWorkspaceName")(mocks, args)
+    name, location = workspace["name"], _location(args)
+    return {
+        **workspace,
+        "accountId": _guid("amw", name),
+        "metrics": {
+            "internalId": f"mac_{_guid('amw', name)}",
+            "prometheusQueryEndpoint": (
+                f"https://{name}-{_suffix(name, length=4)}.{location}.prometheus.monitor.azure.com"
+            ),
+        },
+        "provisioningState": "Succeeded",
+    }
+
+
+def _log_analytics_workspace(mocks: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    workspace = _arm("Microsoft.OperationalInsights/workspaces", "workspaceName")(mocks, args)
+    return {**workspace, "customerId": _guid("law", workspace["name"]), "provisioningState": "Succeeded"}
+
+
+def _association(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    name = args.inputs.get("associationName") or args.name
+    return {
+        "id": f"{args.inputs['resourceUri']}/providers/Microsoft.Insights/dataCollectionRuleAssociations/"
+        f"{name}",
+        "name": name,
+    }
+
+
 # ------------------------------------------------------------------------------ Docker, Kubernetes, DevOps
 
 
@@ -244,6 +284,19 @@ OUTPUTS: dict[str, ResourceOutputs] = {
     "azure-native:authorization:RoleDefinition": _role_definition,
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
+    "azure-native:monitor:AzureMonitorWorkspace": _monitor_workspace,
+    "azure-native:operationalinsights:Workspace": _log_analytics_workspace,
+    "azure-native:monitor:ActionGroup": _arm("Microsoft.Insights/actionGroups", "actionGroupName"),
+    "azure-native:monitor:DataCollectionEndpoint": _arm(
+        "Microsoft.Insights/dataCollectionEndpoints", "dataCollectionEndpointName"
+    ),
+    "azure-native:monitor:DataCollectionRule": _arm(
+        "Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"
+    ),
+    "azure-native:monitor:DataCollectionRuleAssociation": _association,
+    "azure-native:alertsmanagement:PrometheusRuleGroup": _arm(
+        "Microsoft.AlertsManagement/prometheusRuleGroups", "ruleGroupName"
+    ),
     "docker:index/image:Image": _docker_image,
     "kubernetes:core/v1:Service": _k8s_service,
     "kubernetes:core/v1:Namespace": _k8s_namespace,

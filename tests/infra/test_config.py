@@ -31,7 +31,8 @@ def test_defaults_need_only_an_owner() -> None:
 
 
 def test_prod_defaults_to_two_replicas() -> None:
-    assert settings_from({"aiapp:owner": "team"}, stack="prod").workload.replicas == 2
+    prod = {"aiapp:owner": "team", "aiapp:onCallEmails": '["oncall@example.com"]'}
+    assert settings_from(prod, stack="prod").workload.replicas == 2
 
 
 def test_extra_tags_are_merged_and_cannot_override_the_required_ones() -> None:

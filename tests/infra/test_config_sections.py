@@ -345,7 +345,8 @@ def test_a_stack_without_runtime_needs_the_pipelines() -> None:
 
 
 def test_a_shared_store_url_is_read_and_normalised() -> None:
-    settings = load({"aiapp:owner": "team", "aiapp:modelStoreUrl": f"{MODEL_STORE_URL}/"}, stack="prod")
+    prod = {"aiapp:owner": "team", "aiapp:onCallEmails": '["a@b.io"]'}
+    settings = load({**prod, "aiapp:modelStoreUrl": f"{MODEL_STORE_URL}/"}, stack="prod")
     assert settings.model_store.existing_url == MODEL_STORE_URL
 
 

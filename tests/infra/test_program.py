@@ -78,8 +78,8 @@ def role_assignments(run: StackRun, role: str) -> list[Recorded]:
 def sdk_takes(token: str, prop: str) -> bool:
     """Whether the azure-native resource type has an input named `prop` (e.g. tags, location)."""
     _, module, kind = token.split(":")
-    args_class = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), f"{kind}Args")
-    return prop in inspect.signature(args_class.__init__).parameters
+    resource_class = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), kind)
+    return prop in inspect.signature(resource_class._internal_init).parameters
 
 
 def deployment(run: StackRun) -> Recorded:
@@ -114,8 +114,18 @@ def test_the_program_declares_each_component_and_resource_once(stack_run: StackR
         "azure-native:storage:BlobContainer": 1,
         "azure-native:containerregistry:Registry": 1,
         "azure-native:containerservice:ManagedCluster": 1,
-        # deployer: AcrPush, blob contributor, AKS RBAC admin; kubelet: AcrPull
-        "azure-native:authorization:RoleAssignment": 4,
+        # deployer: AcrPush, blob contributor, AKS RBAC admin, Monitoring Data Reader; kubelet: AcrPull
+        "azure-native:authorization:RoleAssignment": 5,
+        "aiapp:infra:Monitoring": 1,
+        "aiapp:infra:ClusterMonitoring": 1,
+        "azure-native:monitor:AzureMonitorWorkspace": 1,
+        "azure-native:operationalinsights:Workspace": 1,
+        "azure-native:monitor:ActionGroup": 1,
+        "azure-native:monitor:DataCollectionEndpoint": 1,
+        "azure-native:monitor:DataCollectionRule": 2,  # Prometheus metrics, container logs
+        "azure-native:monitor:DataCollectionRuleAssociation": 2,
+        "azure-native:alertsmanagement:PrometheusRuleGroup": 2,  # the two groups of monitoring/alerts.yml
+        "kubernetes:azmonitoring.coreos.com/v1:PodMonitor": 1,
         "pulumi:providers:kubernetes": 1,
         "docker:index/image:Image": 1,
         "kubernetes:core/v1:Namespace": 1,
@@ -151,10 +161,20 @@ def test_every_azure_resource_that_takes_tags_and_a_location_has_them(stack_run:
                 "app": "aiapp",
             }
         if sdk_takes(r.type, "location"):
-            assert r.inputs["location"] == "westeurope", r.type
+            # Action groups are global resources.
+            location = "Global" if r.type == "azure-native:monitor:ActionGroup" else "westeurope"
+            assert r.inputs["location"] == location, r.type
     assert sorted(tagged) == [
+        "azure-native:alertsmanagement:PrometheusRuleGroup",
+        "azure-native:alertsmanagement:PrometheusRuleGroup",
         "azure-native:containerregistry:Registry",
         "azure-native:containerservice:ManagedCluster",
+        "azure-native:monitor:ActionGroup",
+        "azure-native:monitor:AzureMonitorWorkspace",
+        "azure-native:monitor:DataCollectionEndpoint",
+        "azure-native:monitor:DataCollectionRule",
+        "azure-native:monitor:DataCollectionRule",
+        "azure-native:operationalinsights:Workspace",
         "azure-native:resources:ResourceGroup",
         "azure-native:resources:ResourceGroup",
         "azure-native:storage:StorageAccount",
@@ -384,7 +404,7 @@ def test_kubernetes_provider_logs_in_with_kubelogin_and_has_a_cluster_identifier
 def test_every_kubernetes_object_goes_through_that_provider(stack_run: StackRun) -> None:
     provider = stack_run.one("pulumi:providers:kubernetes")
     objects = [r for r in stack_run.resources if r.type.startswith("kubernetes:")]
-    assert len(objects) == 16
+    assert len(objects) == 17
     assert {r.provider for r in objects} == {provider.urn}
 
 
@@ -589,11 +609,13 @@ def test_pdb_lets_one_pod_go_at_a_time(stack_run: StackRun) -> None:
     }
 
 
-def test_network_policy_admits_the_app_port_from_the_proxy_metrics_from_kube_system_only_dns_out(
+def test_network_policy_admits_the_app_port_from_the_proxy_metrics_from_the_agent_only_dns_out(
     stack_run: StackRun,
 ) -> None:
     spec = stack_run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     kube_system = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    # The managed Prometheus agent's collectors, no other pod of kube-system (infra/monitoring/scrape.py).
+    agent = {**kube_system, "podSelector": {"matchLabels": {"rsName": "ama-metrics"}}}
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert spec["ingress"] == [
         {
@@ -614,7 +636,7 @@ def test_network_policy_admits_the_app_port_from_the_proxy_metrics_from_kube_sys
             ],
             "ports": [{"port": 8080, "protocol": "TCP"}],
         },
-        {"from": [kube_system], "ports": [{"port": 9090, "protocol": "TCP"}]},
+        {"from": [agent], "ports": [{"port": 9090, "protocol": "TCP"}]},
     ]
     assert spec["egress"] == [
         {
@@ -640,6 +662,8 @@ def test_stack_outputs_are_exactly_the_listed_ones_and_resolved(stack_run: Stack
         "kubeconfig",
         "app_commit",
         "app_version",
+        "prometheus_query_endpoint",
+        "logs_workspace_id",
     }
     assert stack_run.unknown_outputs == frozenset()
     assert stack_run.secret_outputs == frozenset({"kubeconfig"})
@@ -693,7 +717,7 @@ def test_admin_credentials_are_never_listed(stack_run: StackRun) -> None:
 
 def test_a_preview_of_a_new_stack_declares_everything_and_fetches_nothing(store_url: str) -> None:
     run = harness.run_program(stack="prod", preview=True, model_store=store_url)
-    assert len(run.resources) == 35
+    assert len(run.resources) == 49
     # Computed values are unknown in a preview of a new stack: the fetch (it needs the store's URL) and the
     # push login never run, nothing is written, and the outputs that depend on them stay unknown.
     assert run.store_urls == [] and run.acr_exchanges == []

@@ -140,6 +140,8 @@ def cluster(outside: SlowCluster, patience: Patience) -> Cluster:
             cluster=ClusterSettings(),
             registry_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr",
             azure=AzureContext(SUBSCRIPTION_ID, TENANT_ID, Principal("deployer", "User")),
+            logs_workspace_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.OperationalInsights/"
+            "workspaces/logs",
             outside=outside,
             patience=patience,
         ),

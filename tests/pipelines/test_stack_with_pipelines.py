@@ -57,6 +57,8 @@ RUNTIME_OUTPUTS = {
     "model_sha256",
     "cluster_name",
     "kubeconfig",
+    "prometheus_query_endpoint",
+    "logs_workspace_id",
 }
 REPOS_AZBLOB, GITHUB_CLOUD = PROGRAM_VARIANTS
 
@@ -178,7 +180,8 @@ def test_the_runtime_beside_the_pipelines_reads_the_shared_store_and_grants_noth
         for a in run.of_type(ROLE_ASSIGNMENT)
         if run.parent_of(a) is None or run.parent_of(a).type != "aiapp:infra:Pipelines"
     ]
-    assert len(runtime_grants) == 3  # AcrPush and AKS admin for the deployer, AcrPull for the kubelet
+    # AcrPush, AKS admin and Monitoring Data Reader for the deployer, AcrPull for the kubelet
+    assert len(runtime_grants) == 4
     assert not [a for a in runtime_grants if a.inputs["roleDefinitionId"].endswith(blob_roles)]
 
 

@@ -556,5 +556,7 @@ def test_which_azure_resources_take_tags_comes_from_the_installed_sdk() -> None:
     assert takes_tags(azure.MANAGED_CLUSTER) is True
     assert takes_tags(azure.BLOB_CONTAINER) is False
     assert takes_tags(azure.ROLE_ASSIGNMENT) is False
+    # Its args class is ActionGroupInitArgs: monitor.ActionGroupArgs is an input type without tags.
+    assert takes_tags("azure-native:monitor:ActionGroup") is True
     with pytest.raises(UnknownAzureType, match="no such resource"):
         takes_tags("azure-native:storage:NoSuchThing")
