@@ -68,7 +68,7 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("GIT_COMMIT", "unknown", "the commit the app was built from, shown by /version"),
     ("LOG_LEVEL", "info", f"server log level: {', '.join(LOG_LEVELS)}"),
     ("ACCESS_LOG", "false", "log every request (true/false); off by default, it costs throughput"),
-    ("FAST_LANE", "true", "the WSGI fast lane for a plain JSON POST /v1/predict, before Flask (true/false)"),
+    ("FAST_LANE", "true", "the WSGI fast lane for plain JSON /v1/predict and OIP inference (true/false)"),
 )
 
 
