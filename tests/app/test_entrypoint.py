@@ -202,19 +202,26 @@ def test_metrics_sum_over_worker_processes(reference_model_dir: Path, tmp_path: 
     with serve_app(reference_model_dir, WORKERS="2", TMPDIR=str(tmp_path)) as app:
         metrics_dirs = list(tmp_path.glob("app-metrics-*"))
         assert len(metrics_dirs) == 1
-        for _ in range(40):
-            assert _post_json(f"{app.url}/v1/predict", {"instances": [[0] * 64]})[0] == 200
+        # serve_app waits for one worker to answer; the other may still be starting and take no connection.
+        # So ask in rounds of 20 until both have answered (at most 30 s), then check the port's sum.
+        sent, deadline = 0, time.monotonic() + 30
+        while True:
+            for _ in range(20):
+                assert _post_json(f"{app.url}/v1/predict", {"instances": [[0] * 64]})[0] == 200
+            sent += 20
+            per_worker = _predict_requests_per_worker(metrics_dirs[0])
+            if len(per_worker) == 2 or time.monotonic() > deadline:
+                break
         _, metrics = _get(f"{app.metrics_url}/metrics")
         text = metrics.decode()
         assert (
             _metric(
                 text, 'http_requests_total{method="POST",model="digits",route="/v1/predict",status="200"}'
             )
-            == 40
+            == sent
         )
-        # Each worker counted its share (about half: one connection per request); the port summed them.
-        per_worker = _predict_requests_per_worker(metrics_dirs[0])
-        assert len(per_worker) == 2 and sum(per_worker.values()) == 40, per_worker
+        # Each worker counted its share (one connection per request); the port summed them.
+        assert len(per_worker) == 2 and sum(per_worker.values()) == sent, per_worker
         assert min(per_worker.values()) > 0, per_worker
         app.process.send_signal(signal.SIGTERM)
         assert app.process.wait(timeout=15) == 0, "SIGTERM is a graceful, successful shutdown"
