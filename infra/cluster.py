@@ -14,6 +14,7 @@ from pulumi_azure_native import containerservice
 
 from infra import azure_ids, identity
 from infra.config.runtime import ClusterSettings, StackSettings
+from infra.monitoring.scrape import POD_MONITOR_API_VERSION
 from infra.outside import ClusterOutside, RealOutside
 from infra.propagation import Patience, wait_until
 
@@ -91,7 +92,10 @@ def kubelogin_kubeconfig(user_kubeconfig_b64: str) -> str:
 
 def _once_allowed(kubeconfig: str, outside: ClusterOutside, patience: Patience) -> str | asyncio.Future[str]:
     """The kubeconfig: at once in a preview (it uses nothing); on a real update once a SelfSubjectAccessReview
-    through it says the deployer may create namespaces, the workload's first step (cluster_access.py)."""
+    through it says the deployer may create namespaces, the workload's first step, and once the cluster serves
+    the managed Prometheus add-on's PodMonitor API, which the add-on installs after the cluster exists
+    (cluster_access.py). pulumi-kubernetes retries a create whose kind is unknown for about a minute only
+    (pulumi/pulumi-kubernetes, provider/pkg/retry/retry.go: 1 s doubling, 5 retries)."""
     if pulumi.runtime.is_dry_run():
         return kubeconfig
 
@@ -102,6 +106,13 @@ def _once_allowed(kubeconfig: str, outside: ClusterOutside, patience: Patience) 
             advice="The identity running `pulumi up` needs Azure Kubernetes Service RBAC Cluster Admin on "
             "the cluster (this stack assigns it to aiapp:deployerObjectId, by default the logged-in "
             "identity); if it has it, run `pulumi up` again.",
+            patience=patience,
+        )
+        wait_until(
+            f"the managed Prometheus add-on's PodMonitor API ({POD_MONITOR_API_VERSION})",
+            lambda: outside.api_served(kubeconfig, f"/apis/{POD_MONITOR_API_VERSION}"),
+            advice="The cluster's metrics add-on (azureMonitorProfile) installs it: check that its "
+            "ama-metrics pods run in kube-system (`kubectl get pods -n kube-system -l rsName=ama-metrics`).",
             patience=patience,
         )
         return kubeconfig

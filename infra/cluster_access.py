@@ -141,3 +141,28 @@ def review(kubeconfig: str, verb: str, resource: str, timeout: float = 30.0) -> 
         return True
     reason = status.get("reason") or status.get("evaluationError") or "no reason given"
     return NotYet(f"the API server answers: not allowed to {verb} {resource} ({reason})")
+
+
+def served(kubeconfig: str, path: str, timeout: float = 30.0) -> Literal[True] | NotYet:
+    """True once the API server serves `path` (e.g. an API group a cluster add-on installs as a CRD), else
+    NotYet: 404 while it does not exist yet, 401/403/429/5xx or no answer while access is still settling."""
+    cluster, user = _target(kubeconfig)
+    server = str(cluster.get("server", "")).rstrip("/")
+    if not server:
+        raise ClusterAccessError("the kubeconfig's cluster has no server")
+    request = urllib.request.Request(
+        server + path, headers={"Authorization": f"Bearer {exec_token(user)}", "Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=_tls(cluster)):
+            return True
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return NotYet(f"the API server does not serve {path} yet")
+        if error.code in (401, 403, 429) or error.code >= 500:
+            return NotYet(f"the API server answers HTTP {error.code}: {_status_message(error)}")
+        raise ClusterAccessError(f"the API server refused {path} (HTTP {error.code})") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        if isinstance(getattr(error, "reason", None), ssl.SSLError):
+            raise ClusterAccessError(f"TLS with the API server at {server} failed: {error.reason}") from None
+        return NotYet(f"the API server at {server} does not answer ({getattr(error, 'reason', error)})")

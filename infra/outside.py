@@ -60,6 +60,10 @@ class ClusterOutside(Protocol):
         server's words (a SelfSubjectAccessReview)."""
         ...
 
+    def api_served(self, kubeconfig: str, path: str) -> Literal[True] | NotYet:
+        """True once the kubeconfig's cluster serves `path` (an add-on's CRD API group), else NotYet."""
+        ...
+
 
 class Outside(ImageOutside, ClusterOutside, Protocol):
     """Everything the program reaches outside the engine."""
@@ -89,3 +93,6 @@ class RealOutside:
 
     def review_cluster_access(self, kubeconfig: str, verb: str, resource: str) -> Literal[True] | NotYet:
         return cluster_access.review(kubeconfig, verb, resource)
+
+    def api_served(self, kubeconfig: str, path: str) -> Literal[True] | NotYet:
+        return cluster_access.served(kubeconfig, path)

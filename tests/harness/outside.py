@@ -60,3 +60,7 @@ class RecordingOutside:
     def review_cluster_access(self, kubeconfig: str, verb: str, resource: str) -> Literal[True] | NotYet:
         self.cluster_reviews.append({"kubeconfig": kubeconfig, "verb": verb, "resource": resource})
         return True
+
+    def api_served(self, kubeconfig: str, path: str) -> Literal[True] | NotYet:
+        self.cluster_reviews.append({"kubeconfig": kubeconfig, "path": path})
+        return True

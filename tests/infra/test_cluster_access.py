@@ -20,7 +20,7 @@ from werkzeug import Request, Response
 
 from infra.azure_ids import AKS_SERVER_APP_ID
 from infra.cluster import kubelogin_kubeconfig
-from infra.cluster_access import REVIEWS, ClusterAccessError, review
+from infra.cluster_access import REVIEWS, ClusterAccessError, review, served
 from infra.propagation import NotYet, Patience, PropagationTimeout, wait_until
 from tests.conftest import stand_in
 
@@ -180,3 +180,29 @@ def test_a_kubeconfig_without_the_current_context_is_an_error(kubelogin: Path) -
     config["current-context"] = "elsewhere"
     with pytest.raises(ClusterAccessError, match="no context named 'elsewhere'"):
         review(yaml.safe_dump(config), "create", "namespaces")
+
+
+def test_the_update_waits_until_the_cluster_serves_the_add_ons_podmonitor_api(
+    fake_http: HTTPServer, kubelogin: Path
+) -> None:
+    """The managed Prometheus add-on installs its PodMonitor CRD after the cluster exists: 404 until then."""
+    path = "/apis/azmonitoring.coreos.com/v1"
+    answers = iter(
+        [status(404, "the server could not find the requested resource")] * 2
+        + [status(403, FORBIDDEN), Response(json.dumps({"kind": "APIResourceList"}), 200)]
+    )
+    fake_http.expect_request(path, method="GET").respond_with_handler(lambda _: next(answers))
+    kubeconfig = provider_kubeconfig(fake_http.url_for("/").rstrip("/"))
+    logs: list[str] = []
+    assert served(kubeconfig, path) == NotYet(f"the API server does not serve {path} yet")
+    served_at_last = wait_until(
+        "the PodMonitor API",
+        lambda: served(kubeconfig, path),
+        advice="(advice)",
+        patience=replace(QUICK, log=logs.append),
+    )
+    assert served_at_last is True
+    asked = reviews(fake_http)
+    assert len(asked) == 4
+    assert {request.headers["Authorization"] for request in asked} == {"Bearer entra-token-for-aks"}
+    assert logs[0].startswith(f"waiting for the PodMonitor API: the API server does not serve {path} yet")

@@ -25,6 +25,7 @@ def parameters(function: object) -> list[str]:
 def test_each_implementation_offers_every_member_of_the_protocol(outside: Outside) -> None:
     assert MEMBERS == [
         "access_token",
+        "api_served",
         "docker_login",
         "exchange_refresh_token",
         "open_store",

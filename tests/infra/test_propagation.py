@@ -98,7 +98,9 @@ def test_an_error_that_waiting_cannot_fix_ends_the_wait_at_once() -> None:
 def test_a_real_update_asks_the_cluster_through_the_providers_own_kubeconfig(dev_run: StackRun) -> None:
     provider = dev_run.one(K8S_PROVIDER)
     assert dev_run.cluster_reviews == [
-        {"kubeconfig": provider.inputs["kubeconfig"], "verb": "create", "resource": "namespaces"}
+        {"kubeconfig": provider.inputs["kubeconfig"], "verb": "create", "resource": "namespaces"},
+        # and the managed Prometheus add-on's PodMonitor API, before the app's PodMonitor is created
+        {"kubeconfig": provider.inputs["kubeconfig"], "path": "/apis/azmonitoring.coreos.com/v1"},
     ]
 
 
@@ -128,6 +130,9 @@ class SlowCluster:
         self.asked.append(kubeconfig)
         if len(self.asked) <= self.refusals:
             return NotYet("HTTP 403: namespaces is forbidden")
+        return True
+
+    def api_served(self, kubeconfig: str, path: str) -> Literal[True] | NotYet:
         return True
 
 
