@@ -7,6 +7,7 @@ Tools the tests need are installed by `make test`; a missing one fails the test 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import shutil
 import socket
@@ -54,6 +55,17 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) ->
                 return
         time.sleep(0.05)
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """A program run that fails inside an apply leaves an asyncio Future whose exception nobody retrieved;
+    when the collector frees it, asyncio logs it with a traceback, and CPython 3.11 formats tracebacks with
+    ast.parse. If that happens in the middle of another ast.parse (pytest rewriting a module a later test
+    imports), 3.11 raises "AST constructor recursion depth mismatch" (seen twice). Collect here instead,
+    between tests, where nothing is being parsed."""
+    yield
+    gc.collect()
 
 
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, script: str) -> Path:

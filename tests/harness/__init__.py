@@ -65,7 +65,8 @@ access review (allowed at once: no run waits), `docker login` (recorded, nothing
 and the project directory (the workdir). Nothing in the program is patched.
 
 The Azure DevOps side (aiapp:pipelinesEnabled): tests/harness/devops.py (type tokens, realistic values, the
-two whole-program variants, `run_program_with_pipelines(variant)`, `walk`).
+two whole-program variants, `run_program_with_pipelines(variant)`, `walk`,
+`secrets_kept_secret(run)`).
 
 Global runtime state (root stack, config, settings) is reset before every run, so any number of runs work in
 one pytest process; tests/harness/sdk.py is the one module that touches the Pulumi SDK's internals for that.

@@ -143,6 +143,20 @@ def walk(value: Any) -> Iterator[Any]:
             yield from walk(item)
 
 
+def secrets_kept_secret(run: StackRun) -> set[str]:
+    """The credentials of SECRETS that reach any resource input; fails naming the resource and input when
+    one reaches an input Pulumi does not keep secret."""
+    seen: set[str] = set()
+    for resource in run.resources:
+        for key, value in resource.inputs.items():
+            found = {s for s in SECRETS for v in walk(value) if isinstance(v, str) and s in v}
+            assert not found or key in resource.secret_inputs, (
+                f"{resource.type} {resource.name}: {key} is plain"
+            )
+            seen |= found
+    return seen
+
+
 # ---------------------------------------------------------------------------- the component on its own
 # Typed settings and args for infra/pipelines/ run alone (`run_pipelines(make_args(source=github_source()))`).
 STATE_CONTAINER_ID = f"{STATE_ACCOUNT_ID}/blobServices/default/containers/pulumi"
