@@ -76,6 +76,12 @@ def train(seed: int = SEED) -> Trained:
         target_opset=TARGET_OPSET,
         naming="digits_",
     )
+    # skl2onnx fills opset_import from a set of (domain, version) pairs, so its order follows the process's
+    # string-hash seed (skl2onnx/common/_topology.py, `node_domain_version_pair_sets`): sorted here, or about
+    # one process in eight would write other bytes for the same model.
+    imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+    del onnx_model.opset_import[:]
+    onnx_model.opset_import.extend(imports)
     # No timestamps or host names are embedded by skl2onnx; the producer version is, which is what we want.
     metrics = {
         "accuracy": round(float(accuracy_score(y_test, classifier.predict(x_test))), 6),
