@@ -34,7 +34,8 @@ def test_training_is_deterministic_across_processes(reference_trained, tmp_path:
     # goes through a file, not stdout, which a coverage or warning hook in the child may also write to.
     # Under hash seed 53, skl2onnx's set of opset domains iterates in the order other seeds rarely give.
     command = [sys.executable, "-m", "model", "train", "--out", str(tmp_path)]
-    subprocess.run(command, cwd=REPO, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": "53"})
+    env = {**os.environ, "PYTHONHASHSEED": "53"}
+    subprocess.run(command, cwd=REPO, env=env, capture_output=True, check=True)
     other = (tmp_path / MODEL_FILE).read_bytes()
     assert sha256_of(other) == sha256_of(reference_trained.onnx)
     assert reference_trained.metrics["accuracy"] >= 0.95
