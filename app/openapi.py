@@ -199,9 +199,9 @@ def _bearer_scheme(auth: AuthSettings) -> dict[str, Any]:
         "bearerFormat": "JWT",
         "description": (
             f"An Entra ID v2 access token for this API (aud {auth.audience}, iss {auth.issuer}){role}, "
-            f"RS256. Get one with `az account get-access-token --scope {auth.token_scope} --query "
-            "accessToken -o tsv`."
+            f"RS256. Get one with `{auth.token_command}`."
         ),
+        "x-token-command": auth.token_command,  # read by the page, to tell a person how to sign in
     }
 
 

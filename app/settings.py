@@ -54,6 +54,11 @@ class AuthSettings:
         """The scope a client asks Entra for (any registration answers to `<client id>/.default`)."""
         return f"{self.audience}/.default"
 
+    @property
+    def token_command(self) -> str:
+        """How a person gets a token (the API's registration pre-authorizes the Azure CLI)."""
+        return f"az account get-access-token --scope {self.token_scope} --query accessToken -o tsv"
+
 
 @dataclass(frozen=True)
 class Settings:

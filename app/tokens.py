@@ -61,8 +61,7 @@ class TokenVerifier:
             401,
             "unauthenticated",
             "this route needs an Entra ID access token for this API: send `Authorization: Bearer <token>` "
-            f"(get one with `az account get-access-token --scope {settings.token_scope} --query "
-            "accessToken -o tsv`)",
+            f"(get one with `{settings.token_command}`)",
             "Bearer",  # no error code when the request carried no token (RFC 6750, section 3.1)
         )
 

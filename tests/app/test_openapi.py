@@ -197,6 +197,8 @@ def test_with_sign_in_the_document_has_a_bearer_scheme_on_every_protected_operat
     scheme = document["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
     assert issuer.audience in scheme["description"] and ROLE in scheme["description"]
+    command = f"az account get-access-token --scope {issuer.audience}/.default --query accessToken -o tsv"
+    assert scheme["x-token-command"] == command  # what the page shows a person who must sign in
     protected = {
         (path, method)
         for path, operations in document["paths"].items()
