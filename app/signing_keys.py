@@ -10,8 +10,8 @@
   over by publishing the new key first; an attacker inventing key ids gets one fetch a minute, not one per
   request). Only that request waits for it; a request whose key is in hand never waits on the network.
 
-The set is replaced whole, never changed in place, so readers take no lock. The cryptography is PyJWT's
-(PyJWK builds the RSA public key); nothing here parses or verifies a token.
+The set is replaced whole, never changed in place, so readers take no lock. The keys are joserfc's (RSAKey,
+over cryptography's RSA); nothing here parses or verifies a token.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWTError
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 
 from app.settings import AuthSettings
 
@@ -72,12 +72,12 @@ def _secure(url: Any) -> bool:
     )
 
 
-def parse_jwks(document: Any, url: str) -> dict[str, PyJWK]:
+def parse_jwks(document: Any, url: str) -> dict[str, RSAKey]:
     """The RS256 signing keys of a JWKS document, by kid; other keys (encryption, other types) left out."""
     entries = document.get("keys") if isinstance(document, Mapping) else None
     if not isinstance(entries, list):
         raise KeyFetchError(f"{url} is not a JWKS (no list of keys)")
-    keys: dict[str, PyJWK] = {}
+    keys: dict[str, RSAKey] = {}
     for entry in entries:
         if not isinstance(entry, Mapping) or entry.get("kty") != "RSA" or entry.get("use", "sig") != "sig":
             continue
@@ -85,8 +85,10 @@ def parse_jwks(document: Any, url: str) -> dict[str, PyJWK]:
         if not isinstance(kid, str) or not kid or entry.get("alg", ALGORITHM) != ALGORITHM:
             continue
         try:
-            keys[kid] = PyJWK(dict(entry), algorithm=ALGORITHM)
-        except PyJWTError as exc:  # PyJWKError, InvalidKeyError: a key that is not one
+            key = RSAKey.import_key(dict(entry))
+            key.public_key  # noqa: B018  (builds the RSA key now: a bad modulus fails here, not per token)
+            keys[kid] = key
+        except (JoseError, ValueError, TypeError) as exc:  # not a usable RSA public key
             log.warning("sign-in: the key %r of %s is unusable and left out: %s", kid, url, exc)
     if not keys:
         raise KeyFetchError(f"{url} holds no RS256 signing key with a key id")
@@ -103,7 +105,7 @@ class SigningKeys:
         self._issuer = settings.issuer
         self._jwks_url = settings.jwks_url  # discovered and kept on the first fetch when None
         self._fetch, self._clock = fetch, clock
-        self._keys: Mapping[str, PyJWK] = {}
+        self._keys: Mapping[str, RSAKey] = {}
         self._fetching = threading.Lock()
         self._last_asked = -float("inf")  # when an unknown key id last made us fetch
         self._stop = threading.Event()
@@ -115,11 +117,11 @@ class SigningKeys:
     def ready(self) -> bool:
         return bool(self._keys)
 
-    def get(self, kid: str) -> PyJWK | None:
+    def get(self, kid: str) -> RSAKey | None:
         """The key with this id, from memory; never waits on the network."""
         return self._keys.get(kid)
 
-    def get_or_refresh(self, kid: str) -> PyJWK | None:
+    def get_or_refresh(self, kid: str) -> RSAKey | None:
         """The key with this id; if unknown, one fetch first, unless one started less than a minute ago."""
         key = self._keys.get(kid)
         if key is not None or not self.ready:

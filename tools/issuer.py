@@ -2,8 +2,9 @@
 signed with it, shaped as Entra issues them (iss, aud = the API's client id, exp, nbf, iat, roles, tid, ...).
 
 The app under test fetches the JWKS from a real HTTP server on 127.0.0.1 (the tests' `fake_http`, the
-benchmark's own pytest-httpserver) and verifies these tokens exactly as it would verify Entra's. Used by the
-tests (tests/app, tests/page, tests/pipelines) and `make bench`; never by the app.
+benchmark's own pytest-httpserver) and verifies these tokens exactly as it would verify Entra's. They are
+signed with PyJWT, not with the app's joserfc: a mistake one library makes cannot make both sides agree.
+Used by the tests (tests/app, tests/page, tests/pipelines) and `make bench`; never by the app.
 """
 
 from __future__ import annotations
