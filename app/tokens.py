@@ -36,7 +36,7 @@ from app.signing_keys import ALGORITHM, SigningKeys
 CLOCK_SKEW_S = 60  # the most the issue allows; Entra's clocks and ours are both NTP-synchronised
 CACHE_SIZE = 4096
 MAX_TOKEN_CHARS = 16384  # Entra's access tokens are 1-3 KB; more is not one of them
-REQUIRED_CLAIMS = ["exp", "nbf", "iss", "aud"]
+MAX_EXP = 10**12  # year 33658: an exp beyond is kept as this (a float could not hold 10**400)
 
 
 class Refused(Exception):
@@ -125,9 +125,13 @@ class TokenVerifier:
             )
         try:
             signed = jws.extract_compact(token.encode(), registry=self._jws)
-        except (JoseError, ValueError):
+            header = signed.headers()
+        # What joserfc raises on what a client may send: its own errors, bad base64 or JSON, and a header that
+        # is JSON but no object (AttributeError, TypeError).
+        except (JoseError, ValueError, TypeError, AttributeError):
             raise _unauthenticated("the bearer token is not a JWT") from None
-        header = signed.headers()
+        if not isinstance(header, dict):
+            raise _unauthenticated("the bearer token is not a JWT")
         if header.get("alg") != ALGORITHM:
             raise _unauthenticated(f"the token is signed with {header.get('alg')!r}; only RS256 is accepted")
         kid = header.get("kid")
@@ -141,14 +145,14 @@ class TokenVerifier:
             if not isinstance(claims, dict):
                 raise _unauthenticated("the token's payload is not a JSON object")
             self._claims.validate(claims)
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, TypeError) as exc:
             raise _unauthenticated(self._why(exc)) from None
         roles = claims.get("roles")
         caller = Caller(
             roles=frozenset(r for r in roles if isinstance(r, str))
             if isinstance(roles, list)
             else frozenset(),
-            expires=float(claims["exp"]),
+            expires=float(min(claims["exp"], MAX_EXP)),
         )
         self._remember(token, caller, generation)
         return caller
@@ -160,7 +164,7 @@ class TokenVerifier:
         if isinstance(exc, MissingClaimError):
             return f"the token has no {exc.claim} claim"
         claim = exc.claim if isinstance(exc, InvalidClaimError) else ""
-        if claim == "nbf":
+        if claim == "nbf" and exc.description.startswith("The token is not yet valid"):
             return "the token is not valid yet (nbf)"
         if claim == "aud":
             return f"the token is not for this API: its audience (aud) is not {self.settings.audience}"

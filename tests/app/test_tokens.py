@@ -12,6 +12,10 @@ import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from app import tokens
 from app.settings import AuthSettings
@@ -127,3 +131,68 @@ def test_only_rs256_signing_keys_of_a_jwks_are_kept(issuer: Issuer) -> None:
     for document in ({"keys": []}, {"keys": [jwks["keys"][1]]}, {"nokeys": 1}, []):
         with pytest.raises(KeyFetchError):
             parse_jwks(document, "https://keys.example")
+
+
+# ----------------------------------------------------------------------------- whatever a client sends
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+CLAIMS = ("aud", "iss", "exp", "nbf", "iat", "roles")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signed_by(issuer: Issuer, header: Any, payload: Any) -> str:
+    """A compact JWS of any JSON header and payload, really signed with the issuer's key: every check after
+    the signature sees it."""
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
+    signature = issuer.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _refused_or_passed(verifier: TokenVerifier, authorization: str) -> None:
+    """A check answers a caller or a 401/403: never another exception (the gate would answer 500)."""
+    try:
+        verifier.check(authorization)
+    except Refused as refused:
+        assert refused.status in (401, 403), refused.message
+
+
+@FUZZ
+@given(authorization=st.text(max_size=2000) | st.text(max_size=2000).map(lambda t: f"Bearer {t}"))
+def test_any_authorization_header_is_answered(issuer: Issuer, authorization: str) -> None:
+    _refused_or_passed(verifier_for(issuer, Clock()), authorization)
+
+
+@FUZZ
+@given(
+    header=json_values
+    | st.fixed_dictionaries(
+        {"alg": st.just("RS256")}, optional={"kid": st.just(Issuer.kid) | json_values, "crit": json_values}
+    ),
+    payload=json_values | st.fixed_dictionaries({}, optional={claim: json_values for claim in CLAIMS}),
+)
+# Found by hand once: JSON headers that are no object but "contain" alg (a string, a list) broke joserfc.
+@example(header="alg", payload={})
+@example(header=["alg"], payload={})
+def test_any_signed_header_and_claims_are_answered(issuer: Issuer, header: Any, payload: Any) -> None:
+    _refused_or_passed(verifier_for(issuer, Clock()), f"Bearer {_signed_by(issuer, header, payload)}")
+
+
+@FUZZ
+@given(claims=st.fixed_dictionaries({}, optional={claim: json_values for claim in CLAIMS}))
+@example(claims={"exp": 10**400})  # a valid NumericDate no float can hold
+def test_any_claims_under_the_right_key_are_answered(issuer: Issuer, claims: dict[str, Any]) -> None:
+    now = int(time.time())
+    payload = {"aud": issuer.audience, "iss": issuer.issuer, "exp": now + 600, "nbf": now} | claims
+    token = _signed_by(issuer, {"alg": "RS256", "kid": issuer.kid}, payload)
+    _refused_or_passed(verifier_for(issuer, Clock()), f"Bearer {token}")
