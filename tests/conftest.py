@@ -292,6 +292,19 @@ def serve_app(
         log.close()
 
 
+@contextlib.contextmanager
+def serve_signed_in(
+    model_dir: Path, issuer: Issuer, role: str | None = ROLE, **env: str
+) -> Iterator[tuple[LiveApp, HTTPServer]]:
+    """The real app with sign-in on, trusting `issuer`, whose keys a key server of its own serves (the app and
+    the key server, which a test may stop)."""
+    with (
+        key_server(issuer.jwks()) as keys,
+        serve_app(model_dir, **sign_in_env(issuer, keys.url_for("/keys"), role), **env) as app,
+    ):
+        yield app, keys
+
+
 @pytest.fixture(scope="session")
 def live_app(reference_model_dir: Path) -> Iterator[LiveApp]:
     """The real app server on the reference model, shared by the tests that only read from it."""

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.app.helpers import render_digit
-from tests.conftest import Digits, LiveApp, key_server, serve_app, sign_in_env
+from tests.conftest import Digits, LiveApp, serve_signed_in
 from tools.issuer import Issuer, new_key, public_pem
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -80,10 +80,7 @@ def unsigned(issuer: Issuer, header: dict[str, Any], claims: dict[str, Any]) -> 
 @pytest.fixture(scope="module")
 def signed_in(reference_model_dir: Path, issuer: Issuer) -> Iterator[LiveApp]:
     """One app with sign-in on (role required) for the tests that only send it requests."""
-    with (
-        key_server(issuer.jwks()) as keys,
-        serve_app(reference_model_dir, **sign_in_env(issuer, keys.url_for("/keys"))) as app,
-    ):
+    with serve_signed_in(reference_model_dir, issuer) as (app, _):
         yield app
 
 
@@ -227,10 +224,7 @@ def test_refusals_are_counted_in_the_metrics(signed_in: LiveApp) -> None:
 
 
 def test_without_a_role_setting_any_valid_token_passes(reference_model_dir: Path, issuer: Issuer) -> None:
-    with (
-        key_server(issuer.jwks()) as keys,
-        serve_app(reference_model_dir, **sign_in_env(issuer, keys.url_for("/keys"), role=None)) as app,
-    ):
+    with serve_signed_in(reference_model_dir, issuer, role=None) as (app, _):
         assert predict(app, issuer.token(roles=()))[0] == 200
         assert_unauthenticated(predict(app, issuer.token(aud="00000000-0000-4000-8000-000000000000")))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from tests.app.test_signin_http import assert_unauthenticated, call, predict
-from tests.conftest import key_server, serve_app, sign_in_env
+from tests.conftest import serve_app, serve_signed_in, sign_in_env
 from tools.issuer import Issuer, new_key, public_jwk
 
 
@@ -57,10 +57,7 @@ def test_unready_until_the_first_fetch_succeeds_then_ready(
 def test_serves_on_with_the_keys_it_has_when_the_key_endpoint_goes_away(
     reference_model_dir: Path, issuer: Issuer
 ) -> None:
-    with (
-        key_server(issuer.jwks()) as keys,
-        serve_app(reference_model_dir, **sign_in_env(issuer, keys.url_for("/keys"))) as app,
-    ):
+    with serve_signed_in(reference_model_dir, issuer) as (app, keys):
         keys.stop()  # unreachable from now on: connections are refused
         assert predict(app, issuer.token())[0] == 200
         assert call(app, "/readyz")[0] == 200

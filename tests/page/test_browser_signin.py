@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Request
 
-from tests.conftest import Digits, LiveApp, key_server, serve_app, sign_in_env
+from tests.conftest import Digits, LiveApp, serve_signed_in
 from tests.page.test_browser import (  # noqa: F401  (the browser fixtures, shared)
     GIT_COMMIT,
     Session,
     _first_of_each_class,
     assert_shows,
     browser,
+    browser_session,
     playwright,
     trace,
 )
@@ -27,30 +28,17 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def signed_in_app(reference_model_dir: Path, issuer: Issuer) -> Iterator[LiveApp]:
-    with (
-        key_server(issuer.jwks()) as keys,
-        serve_app(
-            reference_model_dir, GIT_COMMIT=GIT_COMMIT, **sign_in_env(issuer, keys.url_for("/keys"))
-        ) as app,
-    ):
+    with serve_signed_in(reference_model_dir, issuer, GIT_COMMIT=GIT_COMMIT) as (app, _):
         yield app
 
 
 @pytest.fixture
 def signed_in_session(browser: Browser, signed_in_app: LiveApp) -> Iterator[Session]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 960, "height": 720})
-    page = context.new_page()
-    session = Session(page, signed_in_app.url)
-    page.on("request", lambda req: session.requests.append(req.url))
-    page.on("console", lambda msg: session.errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: session.errors.append(str(exc)))
-    try:
+    # Chromium logs each refused request (401, 403) as a console error: those, and nothing else.
+    with browser_session(
+        browser, signed_in_app.url, expected_errors=("status of 401", "status of 403")
+    ) as session:
         yield session
-        # Chromium logs each refused request (401, 403) as a console error; nothing else may be logged.
-        assert [e for e in session.errors if "status of 401" not in e and "status of 403" not in e] == []
-        assert [url for url in session.requests if not url.startswith(f"{signed_in_app.url}/")] == []
-    finally:
-        context.close()
 
 
 def _sign_in(session: Session, token: str) -> None:

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from model.manifest import Manifest
-from tests.conftest import LiveApp, free_port, key_server, serve_app, sign_in_env
+from tests.conftest import LiveApp, free_port, serve_app, serve_signed_in
 from tools.issuer import Issuer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -210,10 +210,7 @@ printf '%s\\n' "$FAKE_AZ_TOKEN"
 
 @pytest.fixture(scope="module")
 def signed_in_app(reference_model_dir: Path, issuer: Issuer) -> Iterator[LiveApp]:
-    with (
-        key_server(issuer.jwks()) as keys,
-        serve_app(reference_model_dir, **sign_in_env(issuer, keys.url_for("/keys"))) as app,
-    ):
+    with serve_signed_in(reference_model_dir, issuer) as (app, _):
         yield app
 
 
