@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.errors import is_oip_path
 from app.oip.openapi import json_answer, oip_paths, oip_schemas, schema_ref
 from app.page import PAGE_FILES
 from app.settings import AuthSettings, Settings
@@ -205,6 +206,13 @@ def _bearer_scheme(auth: AuthSettings) -> dict[str, Any]:
     }
 
 
+def _refusal(path: str, description: str, challenge: str) -> dict[str, Any]:
+    """A 401 or 403 of app.signin: the error body of the path's protocol, and its WWW-Authenticate header."""
+    answer = _ok(description, _ref("OipError" if is_oip_path(path) else "Error"))
+    header = {"description": challenge, "schema": {"type": "string"}}
+    return answer | {"headers": {"WWW-Authenticate": header}}
+
+
 def _signed_in(paths: dict[str, Any], auth: AuthSettings) -> dict[str, Any]:
     """Every operation app.signin protects, with its security requirement and its 401 and 403."""
     secured: dict[str, Any] = {}
@@ -212,16 +220,21 @@ def _signed_in(paths: dict[str, Any], auth: AuthSettings) -> dict[str, Any]:
         if is_anonymous(path):
             secured[path] = operations
             continue
-        forbidden = _error(f"forbidden: a valid token without the app role {auth.required_role}")
-        refusals = {"401": _error("unauthenticated: no token, or an invalid one (WWW-Authenticate: Bearer)")}
+        refusals = {
+            "401": _refusal(
+                path,
+                "unauthenticated: no token, or an invalid one",
+                '`Bearer` without a token, `Bearer error="invalid_token"` with an invalid one',
+            )
+        }
+        if auth.required_role:
+            refusals["403"] = _refusal(
+                path,
+                f"forbidden: a valid token without the app role {auth.required_role}",
+                'Bearer error="insufficient_scope"',
+            )
         secured[path] = {
-            method: operation
-            | {
-                "security": [{"bearer": []}],
-                "responses": operation["responses"]
-                | refusals
-                | ({"403": forbidden} if auth.required_role else {}),
-            }
+            method: operation | {"security": [{"bearer": []}], "responses": operation["responses"] | refusals}
             for method, operation in operations.items()
         }
     return secured

@@ -6,36 +6,35 @@ listed is protected, so a route added later is protected until someone decides o
 unknown path answers 401 before 404 (no route map for anonymous callers).
 
 A refusal keeps its status and WWW-Authenticate challenge on every route; its body is the error of the
-route's protocol: `{"error": {"code", "message"}}` for this app's API, `{"error": "<message>"}` on the
-inference protocol's /v2/ routes (KServe's Open Inference Protocol v2).
+route's protocol: `{"error": {"code", "message"}}` for this app's API, `{"error": "<message>"}` under /v2
+(the Open Inference Protocol, app.oip): server and model metadata and inference need a token there, health
+and model readiness do not.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from app.errors import JSON_CONTENT_TYPE, SECURITY_HEADERS, json_bytes
+from app.errors import JSON_CONTENT_TYPE, SECURITY_HEADERS, is_oip_path, json_bytes
+from app.oip.routes import HEALTH_PATHS
 from app.page import PAGE_FILES
 from app.tokens import Refused, TokenVerifier
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 ANONYMOUS_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", *(page.path for page in PAGE_FILES)})
-# The inference protocol's liveness, readiness and model readiness: probes, like /healthz and /readyz.
-OIP_PREFIX = "/v2/"
-OIP_ANONYMOUS = re.compile(r"/v2/health/(live|ready)|/v2/models/[^/]+(/versions/[^/]+)?/ready")
 
 
 def is_anonymous(path: str) -> bool:
-    return path in ANONYMOUS_PATHS or OIP_ANONYMOUS.fullmatch(path) is not None
+    """The probes, the description, the page; and the inference protocol's health routes (app.oip)."""
+    return path in ANONYMOUS_PATHS or HEALTH_PATHS.fullmatch(path) is not None
 
 
 def refusal_body(path: str, refused: Refused) -> bytes:
-    """The error body of the route's protocol."""
-    if path.startswith(OIP_PREFIX):
+    """The error body of the route's protocol, as app.errors.error_response writes it."""
+    if is_oip_path(path):
         return json_bytes({"error": refused.message})
     return json_bytes({"error": {"code": refused.code, "message": refused.message}})
 

@@ -180,7 +180,7 @@ def render(summary: Mapping[str, Any]) -> str:
     lines.append(
         f"sign-in, in-process per /v1 request, taking turns: off p50 {signed['off']['p50_us']} us; a reused "
         f"token {signed['repeat']['p50_us']} us ({cost['inprocess_repeat_extra_us_p50']:+} us); a new token "
-        f"each {signed['fresh']['p50_us']} us ({cost['inprocess_fresh_extra_us_p50']:+} us: a full RS256 check)"
+        f"each {signed['fresh']['p50_us']} us ({cost['inprocess_fresh_extra_us_p50']:+} us: RS256 checks)"
     )
     if "http_repeat_rps_ratio_c1" in cost:
         lines.append(

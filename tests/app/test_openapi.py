@@ -205,14 +205,35 @@ def test_with_sign_in_the_document_has_a_bearer_scheme_on_every_protected_operat
         for method, operation in operations.items()
         if operation.get("security") == [{"bearer": []}]
     }
-    assert protected == {("/version", "get"), ("/v1/predict", "post")}
+    assert protected == {
+        ("/version", "get"),
+        ("/v1/predict", "post"),
+        ("/v2", "get"),
+        ("/v2/models/{name}", "get"),
+        ("/v2/models/{name}/versions/{version}", "get"),
+        ("/v2/models/{name}/infer", "post"),
+        ("/v2/models/{name}/versions/{version}/infer", "post"),
+    }
+    for path in ("/healthz", "/readyz", "/openapi.json", "/", "/v2/health/live", "/v2/models/{name}/ready"):
+        assert all("security" not in op for op in document["paths"][path].values()), path  # anonymous
     for path, method in protected:
-        assert {"401", "403"} <= set(document["paths"][path][method]["responses"])
+        responses = document["paths"][path][method]["responses"]
+        assert {"401", "403"} <= set(responses)
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+        error = "OipError" if path.startswith("/v2") else "Error"
+        assert responses["401"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{error}"
+        }
     # A real refusal is the documented error.
     response = client.post("/v1/predict", json={"instances": [ZERO_ROW]})
     assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
     schema = _response_schema(document, "/v1/predict", "post", 401)
     schema_validator(document, schema).validate(response.get_json())
+    oip = client.post("/v2/models/digits/infer", json={"inputs": []})
+    assert oip.status_code == 401
+    schema_validator(document, _response_schema(document, "/v2/models/{name}/infer", "post", 401)).validate(
+        oip.get_json()
+    )
     assert "401 | unauthenticated" in document["info"]["description"]
 
 

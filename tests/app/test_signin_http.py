@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.app.helpers import render_digit
+from tests.app.oip_helpers import binary_body, tensor
 from tests.conftest import Digits, LiveApp, serve_signed_in
 from tools.issuer import Issuer, new_key, public_pem
 
@@ -128,24 +129,39 @@ def test_the_probes_description_and_page_stay_anonymous(signed_in: LiveApp) -> N
         assert "WWW-Authenticate" not in headers
 
 
-def test_the_inference_protocols_probes_are_anonymous_and_its_refusals_in_its_own_body(
-    signed_in: LiveApp,
+def test_the_inference_protocols_probes_are_anonymous_and_the_rest_needs_a_token(
+    signed_in: LiveApp, issuer: Issuer, digits: Digits
 ) -> None:
-    """/v2/ is the inference protocol's (OIP v2): its health and model-ready routes pass the gate (whatever
-    the app routes there), its other routes are refused with its error body, {"error": "<message>"}."""
+    """/v2 (app.oip): health and model readiness answer without a token, like /healthz; server and model
+    metadata and inference need one, the fast lane's JSON inference and the binary one alike, and are
+    refused with the protocol's error body, {"error": "<message>"}."""
     for path in (
         "/v2/health/live",
         "/v2/health/ready",
         "/v2/models/digits/ready",
-        "/v2/models/d/versions/1/ready",
+        "/v2/models/digits/versions/1/ready",
     ):
-        assert call(signed_in, path)[0] != 401, path
-    status, headers, body = call(signed_in, "/v2/models/digits/infer", None, b"{}")
-    assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
-    assert set(body) == {"error"} and isinstance(body["error"], str) and "Bearer" in body["error"]
-    status, headers, body = call(signed_in, "/v2/models/digits", "not.a.jwt")
-    assert status == 401 and headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
-    assert body == {"error": "the bearer token is not a JWT"}
+        assert call(signed_in, path)[0] == 200, path
+    digit = {"name": "input", "shape": [1, 64], "datatype": "FP32", "data": digits.x[0].tolist()}
+    infer = json.dumps({"inputs": [digit]}).encode()
+    header, raw = tensor("input", digits.x[:1], "FP32", binary=True)
+    binary, binary_headers = binary_body({"inputs": [header]}, [raw])
+    token = issuer.token()
+    for path, body, headers in (
+        ("/v2", None, {}),
+        ("/v2/models/digits", None, {}),
+        ("/v2/models/digits/versions/1", None, {}),
+        ("/v2/models/digits/infer", infer, {}),  # the fast lane's request
+        ("/v2/models/digits/infer", binary, binary_headers),  # Flask's
+    ):
+        status, answer_headers, answer = call(signed_in, path, None, body, headers)
+        assert status == 401 and answer_headers["WWW-Authenticate"] == "Bearer", path
+        assert set(answer) == {"error"} and "Authorization: Bearer" in answer["error"], path
+        assert call(signed_in, path, token, body, headers)[0] == 200, path
+    status, answer_headers, answer = call(signed_in, "/v2/models/digits/infer", "not.a.jwt", infer)
+    assert status == 401 and answer_headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert answer == {"error": "the bearer token is not a JWT"}
+    assert call(signed_in, "/v2/models/digits/infer", issuer.token(roles=()), infer)[0] == 403
 
 
 def _bad_tokens(issuer: Issuer) -> dict[str, tuple[str, str]]:
@@ -220,7 +236,7 @@ def test_refusals_are_counted_in_the_metrics(signed_in: LiveApp) -> None:
     predict(signed_in, None)
     with _DIRECT.open(f"{signed_in.metrics_url}/metrics", timeout=10) as response:
         metrics = response.read().decode()
-    assert 'http_requests_total{method="POST",route="/v1/predict",status="401"}' in metrics
+    assert 'http_requests_total{method="POST",model="digits",route="/v1/predict",status="401"}' in metrics
 
 
 def test_without_a_role_setting_any_valid_token_passes(reference_model_dir: Path, issuer: Issuer) -> None:

@@ -40,6 +40,8 @@ def test_unready_until_the_first_fetch_succeeds_then_ready(
         assert status == 503 and body["error"]["code"] == "not_ready"
         assert "signing keys could not be fetched" in body["error"]["message"]
         assert "HTTP 503" in body["error"]["message"]
+        status, _, body = call(app, "/v2/health/ready")  # the inference protocol's readiness says the same
+        assert (status, body) == (503, {"ready": False})
         # A token cannot be checked yet: not the caller's fault, so no 401; no token is still a 401.
         status, _, body = predict(app, issuer.token())
         assert status == 503 and body["error"]["code"] == "not_ready"
@@ -50,6 +52,7 @@ def test_unready_until_the_first_fetch_succeeds_then_ready(
         fake_http.clear_all_handlers()
         fake_http.expect_request("/keys").respond_with_json(issuer.jwks())
         wait_for(lambda: call(app, "/readyz")[0] == 200, 40, "/readyz did not answer 200 once keys came")
+        assert call(app, "/v2/health/ready")[2] == {"ready": True}
         assert predict(app, issuer.token())[0] == 200
         assert "after failures" in app.output()
 
