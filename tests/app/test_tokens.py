@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app import tokens
 from app.settings import AuthSettings
 from app.signing_keys import KeyFetchError, SigningKeys, parse_jwks
 from app.tokens import Refused, TokenVerifier
+from tests.app.test_fuzz import FUZZ, json_values  # the app's JSON fuzzing, the same settings
 from tools.issuer import ROLE, Issuer, new_key, public_jwk
 
 
@@ -135,15 +136,6 @@ def test_only_rs256_signing_keys_of_a_jwks_are_kept(issuer: Issuer) -> None:
 
 # ----------------------------------------------------------------------------- whatever a client sends
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 CLAIMS = ("aud", "iss", "exp", "nbf", "iat", "roles")
 
 
