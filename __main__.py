@@ -6,14 +6,17 @@ Registry --AcrPull--> Cluster --> Workload (Deployment, ClusterIP Service, HPA, 
 Edge (Envoy Gateway: HTTPS with a Let's Encrypt certificate from cert-manager) --> the app's Service
 Cluster --metrics, logs--> Monitoring (Azure Monitor and Log Analytics workspaces) --alerts--> action group
 Azure DevOps: Pipelines (ci: tests + preview on every change; release: nightly pulumi up of dev, then prod)
+Entra ID: ApiRegistration (the app's API, its app role, held by the release's identity) --audience--> Workload
 
 A stack may read another stack's model store (aiapp:modelStoreUrl), so that dev and prod serve models from
-one store; the Azure DevOps side lives in a stack of its own (aiapp:pipelinesEnabled, aiapp:runtimeEnabled).
+one store; the Azure DevOps side lives in a stack of its own (aiapp:pipelinesEnabled, aiapp:runtimeEnabled),
+with the API's Entra registration, whose client id the runtime stacks read (aiapp:authAudience) for sign-in.
 """
 
 import pulumi
 from pulumi_azure_native import resources
 
+from infra.api_registration import ApiRegistration, ApiRegistrationArgs
 from infra.app_image import AppImage, AppImageArgs
 from infra.cluster import Cluster, ClusterArgs
 from infra.config import load_settings
@@ -25,6 +28,7 @@ from infra.naming import dns_label
 from infra.outside import Outside, RealOutside
 from infra.pipelines import Pipelines, pipelines_args
 from infra.registry import Registry, RegistryArgs
+from infra.signin import SignIn, entra_issuer, token_command, token_scope
 from infra.workload import Workload, WorkloadArgs
 
 settings = load_settings()  # every config error is raised here, before any resource is declared
@@ -68,6 +72,12 @@ if settings.runtime_enabled:
         ),
     )
 
+    # Sign-in: the audience of the registration the cicd stack made (aiapp:authAudience), else none.
+    sign_in = None
+    if settings.sign_in.audience is not None:
+        issuer = settings.sign_in.issuer or entra_issuer(azure.tenant_id)
+        sign_in = SignIn(settings.sign_in.audience, issuer, settings.sign_in.role)
+
     app = Workload(
         "app",
         WorkloadArgs(
@@ -78,6 +88,7 @@ if settings.runtime_enabled:
             model_name=image.model_name,
             model_version=image.model_version,
             start_after=[cluster.acr_pull],
+            sign_in=sign_in,
         ),
     )
     edge = Edge(
@@ -127,10 +138,27 @@ if settings.runtime_enabled:
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("prometheus_query_endpoint", monitoring.prometheus_query_endpoint)
     pulumi.export("logs_workspace_id", monitoring.logs_workspace_id)
+    if sign_in is not None:  # what the smoke test and a person need to call the app
+        pulumi.export("auth_audience", sign_in.audience)
+        pulumi.export("auth_issuer", sign_in.issuer)
+        pulumi.export("auth_token_scope", token_scope(sign_in.audience))
+        pulumi.export("auth_token_command", token_command(sign_in.audience))
 
 if settings.pipelines is not None:  # the Azure DevOps project, its connections and the two pipelines
     pipelines = Pipelines("pipelines", pipelines_args(settings, azure))
     for name, value in pipelines.exports.items():  # project and pipeline URLs, identities' principal ids
+        pulumi.export(name, value)
+    # The API's Entra registration, and the app role for the release's deploy identity (its smoke test).
+    api = ApiRegistration(
+        "api",
+        ApiRegistrationArgs(
+            stack=stack,
+            settings=settings.pipelines.api,
+            role=settings.sign_in.role,
+            callers=[pipelines.exports["deploy_principal_id"]],
+        ),
+    )
+    for name, value in api.exports.items():  # auth_audience, its identifier URI, the token command
         pulumi.export(name, value)
 
 pulumi.export("model_store_url", store_url)  # the store this stack's image reads, or its release resolves in

@@ -85,6 +85,14 @@ def _start_metrics_port(settings: Settings, manifest: Manifest) -> None:
         raise StartError(f"cannot serve metrics on {where} (METRICS_PORT): {exc}", 1) from None
 
 
+def _sign_in(settings: Settings) -> str:
+    auth = settings.auth
+    if auth is None:
+        return "sign-in off (AUTH_AUDIENCE unset): anyone who reaches the app can call it"
+    role = f", app role {auth.required_role}" if auth.required_role else ", any app role"
+    return f"sign-in on: Entra ID tokens for {auth.audience} from {auth.issuer}{role}"
+
+
 def main() -> int:
     # Until the server installs its own handlers, SIGTERM (a pod deleted while starting) unwinds normally,
     # so the `finally` below still removes the metrics directory.
@@ -116,11 +124,12 @@ def main() -> int:
         log.info(
             f"serving model {manifest.name} version {manifest.version} (sha256 {manifest.sha256[:12]}) "
             f"on http://{settings.host}:{settings.port} with {settings.server} x{settings.workers}; "
-            f"metrics on http://{settings.host}:{settings.metrics_port}/metrics",
+            f"metrics on http://{settings.host}:{settings.metrics_port}/metrics; {_sign_in(settings)}",
             extra={
                 "model_name": manifest.name,
                 "model_version": manifest.version,
                 "commit": settings.git_commit,
+                "sign_in": settings.auth is not None,
             },
         )
         try:

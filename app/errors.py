@@ -9,7 +9,9 @@
 | 404    | not_found                | unknown route                                                 |
 | 404    | not_supported            | /v1/predict on a model without the digits interface: use /v2  |
 | 405    | method_not_allowed       | known route, wrong method                                     |
-| 503    | not_ready                | the model is not loaded yet (readiness)                       |
+| 503    | not_ready                | the model is not loaded yet (readiness), or sign-in's keys    |
+| 401    | unauthenticated          | sign-in on: no or an invalid token (app.signin, app.tokens)   |
+| 403    | forbidden                | sign-in on: a valid token without the required app role       |
 | 500    | internal_error           | a bug: logged with its traceback, answered without it         |
 
 Under /v2 (the Open Inference Protocol, app.oip) the same errors keep their status and headers but use that

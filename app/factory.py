@@ -17,7 +17,9 @@ from app.openapi import openapi_document
 from app.page import register_page
 from app.prediction import PREDICT_PATH, predict_body
 from app.settings import Settings
+from app.signin import SignInGate
 from app.state import STATE_KEY, ServingState
+from app.tokens import TokenVerifier
 
 
 def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
@@ -25,7 +27,9 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     With load_model (the default) the model is loaded and verified now, and a bad model raises
     model.errors.ModelError; without, the app starts unready and `app.extensions["digits"].load_model()`
     makes it ready (tests use this to see /readyz answer 503, then 200). settings.fast_lane (FAST_LANE)
-    puts app.fastlane in front of Flask; off, Flask serves every request (same bytes, same metrics)."""
+    puts app.fastlane in front of Flask; off, Flask serves every request (same bytes, same metrics). With
+    sign-in on (AUTH_AUDIENCE), app.signin's gate is in front of both, and the signing keys are fetched in
+    the background from now on (`state.keys`)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     state = ServingState(settings, AppMetrics(CLASSES))
@@ -40,6 +44,9 @@ def create_app(settings: Settings, *, load_model: bool = True) -> Flask:
     inner = app.wsgi_app
     if settings.fast_lane:
         inner = JsonFastLane(inner, _fast_lane_handlers(state), settings.max_body_bytes)
+    if state.keys is not None and settings.auth is not None:
+        inner = SignInGate(inner, TokenVerifier(settings.auth, state.keys))
+        state.keys.start()
     app.wsgi_app = MetricsMiddleware(inner, state.metrics, labels)  # type: ignore[method-assign]
     return app
 
@@ -55,8 +62,9 @@ def _register_routes(app: Flask, state: ServingState) -> None:
 
     @app.route("/readyz", **get)
     def readyz() -> Response:
-        if state.model is None:
-            return error_response(503, "not_ready", "the model is not loaded yet")
+        problem = state.not_ready()
+        if problem is not None:
+            return error_response(503, "not_ready", problem)
         return json_response({"status": "ready"})
 
     @app.route("/version", **get)

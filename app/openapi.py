@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.errors import is_oip_path
 from app.oip.openapi import json_answer, oip_paths, oip_schemas, schema_ref
 from app.page import PAGE_FILES
-from app.settings import Settings
+from app.settings import AuthSettings, Settings
+from app.signin import is_anonymous
 
 ERROR_CODES = (
     "invalid_json",
@@ -18,6 +20,8 @@ ERROR_CODES = (
     "not_supported",
     "method_not_allowed",
     "not_ready",
+    "unauthenticated",
+    "forbidden",
     "internal_error",
 )
 
@@ -33,7 +37,9 @@ non-number, NaN/inf, out of range, undecodable or over-cap image |
 | 415 | unsupported_media_type | any other content type |
 | 404 / 405 | not_found / method_not_allowed | unknown route, wrong method |
 | 404 | not_supported | /v1/predict on a model without the digits interface: use /v2 |
-| 503 | not_ready | the model is not loaded yet |
+| 503 | not_ready | the model is not loaded yet (or, with sign-in, the issuer's signing keys) |
+| 401 | unauthenticated | sign-in on: no or an invalid Entra ID access token (`WWW-Authenticate: Bearer`) |
+| 403 | forbidden | sign-in on: a valid token without the required app role |
 
 Under /v2 (the Open Inference Protocol, KServe V2, for any ONNX model) the same statuses come with \
 the protocol's body, `{"error": str}`; an unknown model or version is a 404 there, and the first \
@@ -186,7 +192,63 @@ def _page_paths() -> dict[str, Any]:
     }
 
 
+def _bearer_scheme(auth: AuthSettings) -> dict[str, Any]:
+    role = f" holding the app role `{auth.required_role}`" if auth.required_role else ""
+    return {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": (
+            f"An Entra ID v2 access token for this API (aud {auth.audience}, iss {auth.issuer}){role}, "
+            f"RS256. Get one with `{auth.token_command}`."
+        ),
+        "x-token-command": auth.token_command,  # read by the page, to tell a person how to sign in
+    }
+
+
+def _refusal(path: str, description: str, challenge: str) -> dict[str, Any]:
+    """A 401 or 403 of app.signin: the error body of the path's protocol, and its WWW-Authenticate header."""
+    answer = _ok(description, _ref("OipError" if is_oip_path(path) else "Error"))
+    header = {"description": challenge, "schema": {"type": "string"}}
+    return answer | {"headers": {"WWW-Authenticate": header}}
+
+
+def _signed_in(paths: dict[str, Any], auth: AuthSettings) -> dict[str, Any]:
+    """Every operation app.signin protects, with its security requirement and its 401 and 403."""
+    secured: dict[str, Any] = {}
+    for path, operations in paths.items():
+        if is_anonymous(path):
+            secured[path] = operations
+            continue
+        refusals = {
+            "401": _refusal(
+                path,
+                "unauthenticated: no token, or an invalid one",
+                '`Bearer` without a token, `Bearer error="invalid_token"` with an invalid one',
+            )
+        }
+        if auth.required_role:
+            refusals["403"] = _refusal(
+                path,
+                f"forbidden: a valid token without the app role {auth.required_role}",
+                'Bearer error="insufficient_scope"',
+            )
+        secured[path] = {
+            method: operation | {"security": [{"bearer": []}], "responses": operation["responses"] | refusals}
+            for method, operation in operations.items()
+        }
+    return secured
+
+
 def openapi_document(settings: Settings) -> dict[str, Any]:
+    document = _document(settings)
+    if settings.auth is not None:
+        document["paths"] = _signed_in(document["paths"], settings.auth)
+        document["components"]["securitySchemes"] = {"bearer": _bearer_scheme(settings.auth)}
+    return document
+
+
+def _document(settings: Settings) -> dict[str, Any]:
     not_ready = _error("not_ready: the model is not loaded yet")
     return {
         "openapi": "3.1.0",

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # In a checkout `make serve` fetches the model here; the image sets MODEL_DIR=/srv/model.
@@ -23,10 +25,39 @@ DEFAULT_SERVER = "granian"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # Below Pillow's own decompression-bomb warning threshold (89 Mpx): our cap is the one that speaks.
 MAX_IMAGE_PIXELS_CEILING = 1 << 26
+# AUTH_ISSUER and AUTH_JWKS_URL in plain http only to this machine (tests, a local key server): elsewhere a
+# man in the middle could hand the app keys of his own, and every token he signed would pass.
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# An app role's value as Entra allows it: printable ASCII without spaces.
+_ROLE = re.compile(r"^[!-~]{1,249}$")
+# Entra v2 access tokens carry the API's application (client) id as `aud`, never its api:// identifier URI.
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SettingsError(ValueError):
     """An environment variable has a value the app cannot run with."""
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Sign-in (AUTH_*): Entra ID v2 access tokens for this API, checked by app.signin."""
+
+    audience: str  # the `aud` a token must carry: the API's application (client) id
+    issuer: str  # the `iss` a token must carry: https://login.microsoftonline.com/<tenant id>/v2.0
+    jwks_url: (
+        str | None
+    )  # where the signing keys are; None: the jwks_uri of the issuer's OpenID configuration
+    required_role: str | None  # an app role (`roles` claim) a caller must hold; None: any valid token
+
+    @property
+    def token_scope(self) -> str:
+        """The scope a client asks Entra for (any registration answers to `<client id>/.default`)."""
+        return f"{self.audience}/.default"
+
+    @property
+    def token_command(self) -> str:
+        """How a person gets a token (the API's registration pre-authorizes the Azure CLI)."""
+        return f"az account get-access-token --scope {self.token_scope} --query accessToken -o tsv"
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,7 @@ class Settings:
     log_level: str
     access_log: bool
     fast_lane: bool
+    auth: AuthSettings | None = None  # None: sign-in off (AUTH_AUDIENCE unset)
 
 
 # name, default (as the env var would spell it, or None when computed), meaning: the README's table.
@@ -69,6 +101,10 @@ ENV_VARS: tuple[tuple[str, str, str], ...] = (
     ("LOG_LEVEL", "info", f"server log level: {', '.join(LOG_LEVELS)}"),
     ("ACCESS_LOG", "false", "log every request (true/false); off by default, it costs throughput"),
     ("FAST_LANE", "true", "the WSGI fast lane for plain JSON /v1/predict and OIP inference (true/false)"),
+    ("AUTH_AUDIENCE", "unset", "the `aud` of the Entra ID access tokens this API takes; unset: sign-in off"),
+    ("AUTH_ISSUER", "unset", "the tokens' `iss`, https://login.microsoftonline.com/<tenant id>/v2.0"),
+    ("AUTH_JWKS_URL", "discovered", "the signing keys' URL; default: the issuer's OpenID configuration says"),
+    ("AUTH_REQUIRED_ROLE", "unset", "an app role (`roles` claim) callers must hold; unset: any valid token"),
 )
 
 
@@ -103,6 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "LOG_LEVEL", "info", LOG_LEVELS),
         access_log=_bool(env, "ACCESS_LOG", False),
         fast_lane=_bool(env, "FAST_LANE", True),
+        auth=_auth(env),
     )
     if settings.port == settings.metrics_port:
         raise SettingsError(
@@ -168,3 +205,47 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise SettingsError(f"{name}={value!r} is not a boolean; set {name} to true or false")
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    value = _text(env, name, "")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if not (parts.scheme == "https" or loopback) or not parts.hostname:
+        raise SettingsError(
+            f"{name}={value!r} is not an https:// URL; set {name} to one (plain http only to 127.0.0.1)"
+        )
+    return value  # as given: the issuer is compared with `iss` exactly, a trailing slash included
+
+
+def _auth(env: Mapping[str, str]) -> AuthSettings | None:
+    """Sign-in is on when AUTH_AUDIENCE is set; the other AUTH_* mean nothing without it: refused alone."""
+    audience = _text(env, "AUTH_AUDIENCE", "")
+    issuer, jwks_url = _url(env, "AUTH_ISSUER"), _url(env, "AUTH_JWKS_URL")
+    role = _text(env, "AUTH_REQUIRED_ROLE", "") or None
+    if not audience:
+        stray = [name for name in ("AUTH_ISSUER", "AUTH_JWKS_URL", "AUTH_REQUIRED_ROLE") if _raw(env, name)]
+        if stray:
+            raise SettingsError(
+                f"{', '.join(stray)} set but AUTH_AUDIENCE is not, so sign-in is off and they would do "
+                "nothing; set AUTH_AUDIENCE (the API's application id) or unset them"
+            )
+        return None
+    if not _GUID.match(audience):
+        raise SettingsError(
+            f"AUTH_AUDIENCE={audience!r} is not an application (client) id; Entra v2 access tokens carry the "
+            "API's client id (a GUID) as `aud`, not its api:// identifier URI: set AUTH_AUDIENCE to that GUID"
+        )
+    if issuer is None:
+        raise SettingsError(
+            "AUTH_ISSUER is not set, and sign-in (AUTH_AUDIENCE) needs it; set AUTH_ISSUER to the tokens' "
+            "issuer, https://login.microsoftonline.com/<tenant id>/v2.0"
+        )
+    if role is not None and not _ROLE.match(role):
+        raise SettingsError(
+            f"AUTH_REQUIRED_ROLE={role!r} is not an app role value; set it to the role's value, "
+            "without spaces (e.g. Model.Invoke)"
+        )
+    return AuthSettings(audience=audience, issuer=issuer, jwks_url=jwks_url, required_role=role)

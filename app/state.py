@@ -7,17 +7,28 @@ from app.errors import ApiError
 from app.inference import ServedModel
 from app.metrics import AppMetrics
 from app.settings import Settings
+from app.signing_keys import SigningKeys
 
 STATE_KEY = "digits"  # app.extensions[STATE_KEY] is the ServingState
 
 
 class ServingState:
-    """What the routes share: settings, metrics and the model (None until loaded: /readyz answers 503)."""
+    """What the routes share: settings, metrics, the model (None until loaded: /readyz answers 503) and, with
+    sign-in on, the issuer's signing keys (not ready until first fetched: /readyz answers 503 too)."""
 
     def __init__(self, settings: Settings, metrics: AppMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
         self.model: ServedModel | None = None
+        self.keys = SigningKeys(settings.auth) if settings.auth is not None else None
+
+    def not_ready(self) -> str | None:
+        """Why the app cannot serve yet, or None when it can."""
+        if self.model is None:
+            return "the model is not loaded yet"
+        if self.keys is not None and not self.keys.ready:
+            return f"sign-in is not ready: {self.keys.problem}"
+        return None
 
     def load_model(self) -> ServedModel:
         """Load and verify the model from settings.model_dir; raises model.errors.ModelError."""

@@ -5,11 +5,13 @@ In one run on 127.0.0.1, with wrk and one fixed request body (a real digit from 
   2. the app under its production entrypoint (`python -m app`), the same with its fast lane off
      (FAST_LANE=false), the same asked with the Open Inference Protocol (the digit as v2 JSON), the same
      Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, and the yardsticks "tutorial"
-     (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on uvicorn[standard], ONNX):
+     (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on uvicorn[standard], ONNX), and
+     the app with sign-in on, sent one token again and again or a new one each time (bench/signin.py):
      req/s, p50 and p99 at 1 and 16 connections, all servers up side by side and measured in
      interleaved rounds;
   3. the floor (onnxruntime alone, in-process) and the app's WSGI callable in-process, per request, with
-     the fast lane on and off, and for the v2 request;
+     the fast lane on and off, and for the v2 request; and /v1 without sign-in, with sign-in and one token,
+     with sign-in and a new token each time, taking turns in one process;
   4. the app's start to ready (spawn `python -m app` -> first 200 on /readyz), median of --start-runs;
   5. with --image: `python -m tools.image.build --bench` (a cold build, then an app-code-only rebuild).
 It prints a table and the targets met or missed, then, as its LAST line, one JSON object with every figure.
@@ -20,6 +22,7 @@ failed (every server it started is stopped either way). Server logs: --log-dir (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -43,14 +46,17 @@ from bench.report import (
     COMPARED,
     FAST_LANE_PAIR,
     PROTOCOL_PAIR,
+    SIGN_IN_SERVERS,
     check_targets,
     fast_lane_gain,
     headline,
     render,
+    sign_in_cost,
     v2_over_v1,
 )
 from bench.runner import Plan, measure_rounds, start
 from bench.servers import APP, BY_NAME, SERVER_KINDS
+from bench.signin import sign_in
 from bench.startup import start_to_ready
 from model.manifest import verify_model_dir
 
@@ -141,6 +147,13 @@ def disturbed_figures(servers: dict[str, Any], sweep: dict[str, Any]) -> list[st
 
 
 def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[str, Any]:
+    with contextlib.ExitStack() as stack:  # the sign-in key endpoint, while a server needs it
+        return _run(options, group, scratch, stack)
+
+
+def _run(
+    options: argparse.Namespace, group: ServerGroup, scratch: Path, stack: contextlib.ExitStack
+) -> dict[str, Any]:
     if options.image:
         require_image_tool(REPO)  # before minutes of measuring, not after
     wrk.require_wrk()
@@ -171,6 +184,9 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
         workers, sweep = choose_workers(
             group, dataclasses.replace(plan, duration_s=min(plan.duration_s, 5)), env
         )
+    if any(BY_NAME[name].tokens for name in options.servers):
+        _say(f"sign-in: an issuer, its keys on 127.0.0.1 and tokens for {workers} worker(s)")
+        plan = dataclasses.replace(plan, sign_in=stack.enter_context(sign_in(digit.body, workers, scratch)))
     _say(f"{workers} worker(s) for every multi-process server; starting {', '.join(options.servers)}")
     runnings = [start(group, BY_NAME[name], workers, plan, env) for name in options.servers]
     _say(
@@ -190,6 +206,9 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
     app_inprocess, app_inprocess_v2 = inprocess["v1"], inprocess["v2"]
     plan.quiet.wait_for_quiet()
     app_inprocess_no_lane = app_time_inprocess(model_dir, {**env, "FAST_LANE": "false"}, REPO)["v1"]
+    plan.quiet.wait_for_quiet()
+    # Sign-in off, on with one token, on with new tokens: in one process, taking turns.
+    app_inprocess_sign_in = app_time_inprocess(model_dir, env, REPO, sign_in=True)
     start_figures = start_to_ready(group, plan, workers, env, options.start_runs)
     summary["load_after"] = {"other_cores": round(idle_check(), 2), "loadavg": os.getloadavg()}
     summary.update(
@@ -203,10 +222,12 @@ def run(options: argparse.Namespace, group: ServerGroup, scratch: Path) -> dict[
         disturbed=disturbed_figures(servers, sweep), servers=servers, inference_floor_us=floor,
         app_inprocess_us=app_inprocess, app_inprocess_no_fast_lane_us=app_inprocess_no_lane,
         app_inprocess_v2_us=app_inprocess_v2,
+        app_inprocess_sign_in_us=app_inprocess_sign_in,
         start_to_ready=start_figures,
     )  # fmt: skip
     if servers.keys() >= set(FAST_LANE_PAIR):
         summary["fast_lane_gain"] = fast_lane_gain(servers)
+    summary["sign_in_cost"] = sign_in_cost(summary, servers if servers.keys() >= SIGN_IN_SERVERS else None)
     if servers.keys() >= set(PROTOCOL_PAIR):
         summary["v2_over_v1"] = v2_over_v1(servers)
     if servers.keys() >= COMPARED:

@@ -2,7 +2,9 @@
 
 Between the floor (onnxruntime alone) and the figures over HTTP, this says how much of a request is the
 Flask app (parsing, validation, metrics, JSON) and how much is the server and the network stack.
-Run in a process of its own, configured as a server worker is (MODEL_DIR, multiprocess metrics):
+Run in a process of its own, configured as a server worker is (MODEL_DIR, multiprocess metrics); with
+--sign-in, the v1 request to the app without sign-in and to it with sign-in on, taking turns
+(bench/signin.py):
 `python -m bench.inprocess --model-dir DIR` prints one JSON line.
 """
 
@@ -47,34 +49,49 @@ def _environ(path: str, body: bytes) -> dict[str, Any]:
     }
 
 
-def time_requests(
-    application: WsgiApp, protocols: Sequence[Protocol], runs: int, warmup: int
-) -> dict[str, dict[str, float]]:
-    """Each protocol's request of the digit, taking turns (time_interleaved): figures by protocol name."""
+def wsgi_request(
+    application: WsgiApp, protocol: Protocol, token: Callable[[], str] | None = None
+) -> Callable[[], None]:
+    """One call of the app's WSGI callable with the protocol's request of the digit (and, with `token`, the
+    token it returns as a bearer token), which must answer 200."""
     statuses: list[str] = []
 
     def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
         statuses.append(status)
 
-    def request(protocol: Protocol) -> Callable[[], None]:
-        def one() -> None:
-            response = application(_environ(protocol.path, protocol.body), start_response)
-            b"".join(response)
-            getattr(response, "close", lambda: None)()
-            if not statuses[-1].startswith("200"):
-                raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
+    def one() -> None:
+        environ = _environ(protocol.path, protocol.body)
+        if token is not None:
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {token()}"
+        response = application(environ, start_response)
+        b"".join(response)
+        getattr(response, "close", lambda: None)()
+        if not statuses[-1].startswith("200"):
+            raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
 
-        return one
+    return one
 
-    return time_interleaved({protocol.name: request(protocol) for protocol in protocols}, runs, warmup)
+
+def time_requests(
+    application: WsgiApp, protocols: Sequence[Protocol], runs: int, warmup: int
+) -> dict[str, dict[str, float]]:
+    """Each protocol's request of the digit, taking turns (time_interleaved): figures by protocol name."""
+    calls = {protocol.name: wsgi_request(application, protocol) for protocol in protocols}
+    return time_interleaved(calls, runs, warmup)
 
 
 def app_time_inprocess(
-    model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 300, protocols: str = "v1"
+    model_dir: Path,
+    env: dict[str, str],
+    repo: Path,
+    timeout_s: float = 300,
+    protocols: str = "v1",
+    sign_in: bool = False,
 ) -> dict[str, Any]:
     """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures:
-    by protocol name, for the comma-separated `protocols`."""
+    by protocol name, for the comma-separated `protocols`; with `sign_in`, bench.signin.time_sign_in's."""
     argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--protocols", protocols]
+    argv += ["--sign-in"] if sign_in else []
     try:
         done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -91,11 +108,21 @@ def main() -> None:
     cli.add_argument("--model-dir", type=Path, required=True)
     cli.add_argument("--runs", type=int, default=5000)
     cli.add_argument("--protocols", default="v1", help="v1, v2 or v1,v2: the digit as /v1 or OIP v2 JSON")
+    cli.add_argument(
+        "--sign-in",
+        action="store_true",
+        help="instead: /v1 with sign-in off, on with one token, on with new ones",
+    )
     options = cli.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as metrics_dir:
         # As in a worker under `python -m app`; both are read when app.wsgi (and prometheus_client) load.
         os.environ["MODEL_DIR"] = str(options.model_dir)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        if options.sign_in:
+            from bench.signin import time_sign_in
+
+            print(json.dumps(time_sign_in(options.model_dir, options.runs, warmup=500)))
+            return
         from app.wsgi import application
 
         asked = protocols(reference_digit(), verify_model_dir(options.model_dir).name)

@@ -90,8 +90,14 @@ def stop(server: Server, grace_s: float = 10.0) -> None:
         server.process.wait(5)
 
 
-def http(method: str, url: str, body: bytes | None = None, timeout_s: float = 2.0) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout_s: float = 2.0,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -124,11 +130,15 @@ def readyz_probe(server: Server) -> bool:
     return status == 200
 
 
-def predict_probe(protocol: Protocol, expected_label: int) -> Callable[[Server], bool]:
-    """Ready means: the protocol's route answers 200 with its contract's shape and the digit's right label."""
+def predict_probe(
+    protocol: Protocol, expected_label: int, headers: Mapping[str, str] | None = None
+) -> Callable[[Server], bool]:
+    """Ready means: the protocol's route answers 200 with its contract's shape and the digit's right label
+    (with `headers`: a token, for a server with sign-in on)."""
 
     def probe(server: Server) -> bool:
-        status, payload = http("POST", f"{server.base_url}{protocol.path}", protocol.body, timeout_s=2.0)
+        url = f"{server.base_url}{protocol.path}"
+        status, payload = http("POST", url, protocol.body, 2.0, headers)
         if status != 200:
             return False
         try:

@@ -81,6 +81,27 @@ def v2_over_v1(servers: Mapping[str, Any]) -> dict[str, float]:
     return ratios
 
 
+SIGN_IN_SERVERS = {"app", "app-signin", "app-signin-fresh"}
+
+
+def sign_in_cost(summary: Mapping[str, Any], servers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What checking a token costs, from one run: in-process, the extra microseconds per request (p50) of the
+    app with sign-in over the app without, a reused token and a new one (measured taking turns); over HTTP
+    (when those servers ran), the req/s of each over the app without sign-in, at each connection count."""
+    inprocess = summary["app_inprocess_sign_in_us"]
+    cost: dict[str, Any] = {
+        f"inprocess_{tokens}_extra_us_p50": round(inprocess[tokens]["p50_us"] - inprocess["off"]["p50_us"], 1)
+        for tokens in ("repeat", "fresh")
+    }
+    if servers is not None:
+        for name, tokens in (("app-signin", "repeat"), ("app-signin-fresh", "fresh")):
+            for c in (1, 16):
+                cost[f"http_{tokens}_rps_ratio_c{c}"] = round(
+                    _rps(servers, name, c) / _rps(servers, "app", c), 3
+                )
+    return cost
+
+
 def check_targets(figures: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target whose figure was measured: {"value", "target" (its text), "met"}."""
     checked: dict[str, dict[str, Any]] = {}
@@ -155,6 +176,18 @@ def render(summary: Mapping[str, Any]) -> str:
         f"start to ready (python -m app -> /readyz 200): "
         f"median {start['median_s']} s of {start['samples_s']}",
     ]
+    signed, cost = summary["app_inprocess_sign_in_us"], summary["sign_in_cost"]
+    lines.append(
+        f"sign-in, in-process per /v1 request, taking turns: off p50 {signed['off']['p50_us']} us; a reused "
+        f"token {signed['repeat']['p50_us']} us ({cost['inprocess_repeat_extra_us_p50']:+} us); a new token "
+        f"each {signed['fresh']['p50_us']} us ({cost['inprocess_fresh_extra_us_p50']:+} us: RS256 checks)"
+    )
+    if "http_repeat_rps_ratio_c1" in cost:
+        lines.append(
+            "sign-in over HTTP (req/s with sign-in / without): a reused token "
+            f"x{cost['http_repeat_rps_ratio_c1']} at c1, x{cost['http_repeat_rps_ratio_c16']} at c16; a new "
+            f"token each x{cost['http_fresh_rps_ratio_c1']} at c1, x{cost['http_fresh_rps_ratio_c16']} at c16"
+        )
     if "fast_lane_gain" in summary:
         gain = summary["fast_lane_gain"]
         lines.append(

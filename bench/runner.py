@@ -21,6 +21,7 @@ from bench.cpu import CpuShare, cpu_share
 from bench.procs import Server, ServerGroup, free_port, predict_probe, spawn, wait_until
 from bench.quiet import QuietPolicy
 from bench.servers import Launch, ServerKind
+from bench.signin import SignIn
 
 READY_TIMEOUT_S = 120.0  # the tutorial yardstick fits its scikit-learn model at start
 
@@ -38,6 +39,15 @@ class Plan:
     duration_s: float  # per round
     rounds: int
     quiet: QuietPolicy
+    sign_in: SignIn | None = None  # the issuer and token scripts of the servers with sign-in on
+
+    def script_for(self, kind: ServerKind) -> Path:
+        """The wrk script of a server kind: its token script with sign-in, else its protocol's."""
+        if kind.tokens is None:
+            return self.scripts[kind.protocol]
+        if self.sign_in is None:
+            raise ValueError(f"{kind.name} needs the sign-in setup (bench/signin.py), and the plan has none")
+        return self.sign_in.scripts[kind.tokens]
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,17 @@ def start(
     workers = 1 if kind.single_process else workers
     scratch = plan.scratch / name
     scratch.mkdir()
-    launch = Launch(free_port(), free_port(), workers, plan.model_dir, scratch)
+    signed_in = plan.sign_in if kind.tokens is not None else None
+    sign_in_env = dict(signed_in.env) if signed_in else {}
+    launch = Launch(free_port(), free_port(), workers, plan.model_dir, scratch, sign_in_env)
     argv, extra_env = kind.command(launch)
     server = group.add(spawn(name, argv, {**env, **extra_env}, launch.port, plan.log_dir, plan.repo))
     protocol = plan.protocols[kind.protocol]
-    ready_s = wait_until(server, predict_probe(protocol, plan.expected_label), READY_TIMEOUT_S)
+    probe = predict_probe(protocol, plan.expected_label, signed_in.headers if signed_in else None)
+    ready_s = wait_until(server, probe, READY_TIMEOUT_S)
     running = Running(name, kind, workers, server, round(ready_s, 2), protocol.path)
     # Warm-up at 16 connections: every worker and thread has served requests before any clock runs.
-    wrk.run(running.url, plan.scripts[kind.protocol], 16, plan.warmup_s)
+    wrk.run(running.url, plan.script_for(kind), 16, plan.warmup_s)
     return running
 
 
@@ -90,9 +103,7 @@ def measure_rounds(
             for running in [*runnings[shift:], *runnings[:shift]]:
                 plan.quiet.wait_for_quiet()
                 with cpu_share(running.server.process.pid) as share:
-                    result = wrk.run(
-                        running.url, plan.scripts[running.kind.protocol], connections, plan.duration_s
-                    )
+                    result = wrk.run(running.url, plan.script_for(running.kind), connections, plan.duration_s)
                 if running.server.process.poll() is not None:
                     raise running.server.failure(
                         f"exited with status {running.server.process.returncode} during the measurement"

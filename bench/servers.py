@@ -3,7 +3,9 @@
 "app" is the production entrypoint exactly as the image runs it (`python -m app`, its default server);
 "app-no-fast-lane" the same with FAST_LANE=false, so the fast lane's worth is measured over HTTP in each run;
 "app-v2" the same app asked for the same digit with the Open Inference Protocol (v2 JSON), so the two
-protocols are compared in each run.
+protocols are compared in each run; "app-signin" and "app-signin-fresh" the same app with sign-in on
+(bench/signin.py), sent one token again and again, or a new token each time, so the cost of checking tokens
+is measured beside "app" in each run.
 "granian", "gunicorn-sync" and "gunicorn-gthread" load the same WSGI callable, `app.wsgi:application`,
 through each server's own command line, each tuned as it serves best here (below): the comparison that picks
 the app's default server does not depend on how the app's launcher configures them. The yardsticks are in
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.procs import LOCALHOST
@@ -37,6 +39,7 @@ class Launch:
     workers: int
     model_dir: Path
     scratch: Path  # a fresh directory of this server's own (prometheus multiprocess files)
+    sign_in_env: Mapping[str, str] = field(default_factory=dict)  # AUTH_*: the servers with sign-in on
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class ServerKind:
     command: Callable[[Launch], tuple[list[str], dict[str, str]]]
     single_process: bool = False  # the tutorial pattern: one process whatever the worker count
     protocol: str = "v1"  # what wrk posts: the digit as /v1/predict's JSON, or as an OIP v2 JSON inference
+    # With sign-in on: a token reused ("signin-repeat") or a new one each request ("signin-fresh"), the wrk
+    # script of that name (bench/signin.py); None: no token.
+    tokens: str | None = None
 
 
 def _python(*args: str) -> list[str]:
@@ -73,6 +79,12 @@ def _app_no_fast_lane(launch: Launch) -> tuple[list[str], dict[str, str]]:
     """The app as above with FAST_LANE=false: Flask serves every request, so the pair measures the lane."""
     argv, env = _app(launch)
     return argv, {**env, "FAST_LANE": "false"}
+
+
+def _app_sign_in(launch: Launch) -> tuple[list[str], dict[str, str]]:
+    """The app with sign-in on: AUTH_* naming the benchmark's issuer and its key endpoint."""
+    argv, env = _app(launch)
+    return argv, {**env, **launch.sign_in_env}
 
 
 def _granian(launch: Launch) -> tuple[list[str], dict[str, str]]:
@@ -114,6 +126,12 @@ SERVER_KINDS: tuple[ServerKind, ...] = (
     APP,
     ServerKind("app-no-fast-lane", "app, fast lane off (FAST_LANE=false)", "app", _app_no_fast_lane),
     ServerKind("app-v2", "app, the digit as OIP v2 JSON (/v2/.../infer)", "app", _app, protocol="v2"),
+    ServerKind(
+        "app-signin", "app, sign-in on, one token reused", "app", _app_sign_in, tokens="signin-repeat"
+    ),
+    ServerKind(
+        "app-signin-fresh", "app, sign-in on, a new token each", "app", _app_sign_in, tokens="signin-fresh"
+    ),
     ServerKind("granian", "Flask app on granian (WSGI), 1 thread", "server", _granian),
     ServerKind("gunicorn-sync", "Flask app on gunicorn sync", "server", _gunicorn("sync")),
     ServerKind(

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MARKER = "BENCH_WRK_JSON "
 
-# %s: the request body as a Lua long-bracket string. latency:percentile() is in microseconds.
-_SCRIPT = """\
+# The setup every script shares; %s: the request body as a Lua long-bracket string.
+_SETUP = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[%s]==]
-
+wrk.body = %s
+"""
+# %s: MARKER. latency:percentile() is in microseconds.
+_DONE = """\
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -27,6 +30,19 @@ done = function(summary, latency, requests)
     '"status_errors":%%d,"timeouts":%%d,"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"max_us":%%d,"mean_us":%%.1f}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+# A new Authorization header on every request, the tokens taken in turn (wrk then formats each request
+# anew: a few microseconds of wrk's time, where the static scripts send one prepared request).
+_CYCLE = """\
+local tokens = {
+%s
+}
+local next_token = 0
+request = function()
+  next_token = next_token %% #tokens + 1
+  wrk.headers["Authorization"] = "Bearer " .. tokens[next_token]
+  return wrk.format()
 end
 """
 
@@ -60,12 +76,28 @@ def require_wrk() -> str:
     return path
 
 
-def write_script(body: bytes, directory: Path, name: str = "post") -> Path:
-    text = body.decode()
+def _lua_string(text: str) -> str:
     if "]==]" in text:
-        raise ValueError("the request body contains ']==]', which would end the Lua string early")
+        raise ValueError("the text contains ']==]', which would end the Lua string early")
+    return f"[==[{text}]==]"
+
+
+def write_script(
+    body: bytes, directory: Path, name: str = "post", headers: Mapping[str, str] | None = None
+) -> Path:
+    """A script posting `body`, with the same `headers` on every request."""
+    lines = [_SETUP % _lua_string(body.decode())]
+    lines += [f'wrk.headers["{key}"] = {_lua_string(value)}\n' for key, value in (headers or {}).items()]
     script = directory / f"{name}.lua"
-    script.write_text(_SCRIPT % (text, MARKER))
+    script.write_text("".join(lines) + _DONE % MARKER)
+    return script
+
+
+def write_cycling_script(body: bytes, directory: Path, name: str, tokens: Sequence[str]) -> Path:
+    """A script posting `body` with `Authorization: Bearer <token>`, the next of `tokens` each time."""
+    table = ",\n".join(f"  {_lua_string(token)}" for token in tokens)
+    script = directory / f"{name}.lua"
+    script.write_text(_SETUP % _lua_string(body.decode()) + _CYCLE % table + _DONE % MARKER)
     return script
 
 

@@ -21,11 +21,14 @@ MONITORING_DATA_READER = "b0d8363b-8ddd-447d-831f-62ca05bff136"  # query an Azur
 # The AKS Entra server application: the audience of every token for an Entra-integrated cluster.
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 
+# The Azure CLI's application: people get tokens through it (`az account get-access-token`).
+AZURE_CLI_APP_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+
 # First-party applications through which people sign in: a deployment whose token was issued to one of these
 # runs as a user; any other client id is a service principal (a pipeline's federated identity, say).
 USER_SIGN_IN_APPS = frozenset(
     {
-        "04b07795-8ddb-461a-bbee-02f9e1bf7b46",  # Azure CLI
+        AZURE_CLI_APP_ID,
         "1950a258-227b-4e31-a9cf-717495945fc2",  # Azure PowerShell
     }
 )

@@ -64,6 +64,7 @@ from infra.monitoring.scrape import (
     POD_MONITOR_API_VERSION,
     pod_monitor_spec,
 )
+from infra.signin import SignIn, app_env, key_egress
 
 APP = "aiapp"
 APP_PORT = 8080  # the app's HTTP port (env PORT); the only port the Service exposes
@@ -82,6 +83,8 @@ class WorkloadArgs:
     model_version: pulumi.Input[str]
     # Must exist before pods start: the kubelet's AcrPull (else the first pulls fail).
     start_after: Sequence[pulumi.Resource] = ()
+    # Sign-in (AUTH_*, and egress to Entra ID for its keys); None: the app answers anyone.
+    sign_in: SignIn | None = None
 
 
 class Workload(pulumi.ComponentResource):
@@ -133,6 +136,7 @@ class Workload(pulumi.ComponentResource):
             env=[
                 EnvVarArgs(name="PORT", value=str(APP_PORT)),
                 EnvVarArgs(name="METRICS_PORT", value=str(METRICS_PORT)),
+                *(app_env(args.sign_in) if args.sign_in else []),
             ],
             resources=ResourceRequirementsArgs(
                 requests={"cpu": w.cpu_request, "memory": w.memory_request},
@@ -302,8 +306,10 @@ class Workload(pulumi.ComponentResource):
                         ports=[NetworkPolicyPortArgs(port=METRICS_PORT, protocol="TCP")],
                     ),
                 ],
-                # The model is baked in: the app needs no outbound traffic beyond cluster DNS.
+                # The model is baked in: the app needs no outbound traffic beyond cluster DNS, and with
+                # sign-in, HTTPS to Entra ID for its keys (infra/signin.py says why by address, not name).
                 egress=[
+                    *([key_egress()] if args.sign_in else []),
                     NetworkPolicyEgressRuleArgs(
                         to=[
                             NetworkPolicyPeerArgs(
@@ -317,7 +323,7 @@ class Workload(pulumi.ComponentResource):
                             NetworkPolicyPortArgs(port=53, protocol="UDP"),
                             NetworkPolicyPortArgs(port=53, protocol="TCP"),
                         ],
-                    )
+                    ),
                 ],
             ),
             opts=in_namespace,

@@ -7,12 +7,17 @@ Reads what the stack says it deployed from `pulumi stack output --json` (a file,
   acme_server    (optional) `staging`: the certificate is from Let's Encrypt's staging CA, which no system
                  trusts; then --ca-bundle (or SMOKE_CA_BUNDLE) must name a PEM file with its roots
   (--require-commit: app_commit must be present and a full commit SHA, as the release's stacks export it)
+  auth_token_scope  (present when the stack turned sign-in on) the scope of an access token for the app
 Then, against the live app:
+  0. with sign-in on: gets an access token for that scope from `az account get-access-token` (in the release,
+     `az` is logged in as the deploy connection's identity, which the cicd stack gave the app role), and
+     checks that the app refuses a request without a token (401, WWW-Authenticate: Bearer);
   1. waits for GET /readyz to answer 200;
   2. waits for GET /version to report that model (a rollout may still be draining old pods behind the load
      balancer), and the expected commit when one is given;
   3. POSTs two real handwritten digits to /v1/predict and checks each answer: the right label, ten
      probabilities that sum to 1, and the model version in the response.
+With sign-in on, 2 and 3 carry the token. The token is never printed.
 Any failure exits 1 with what was wrong and how to roll back; a bad invocation exits 2.
 
 Standard library only: the release agent runs it without the project's dependencies (no scikit-learn).
@@ -29,6 +34,7 @@ import math
 import os
 import re
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -87,6 +93,7 @@ class Deployed:
     model_name: str | None = None
     app_commit: str | None = None
     acme_server: str | None = None
+    token_scope: str | None = None  # with sign-in on: the scope of an access token for the app
 
 
 def read_outputs(text: str) -> Deployed:
@@ -120,6 +127,7 @@ def read_outputs(text: str) -> Deployed:
         model_name=optional("model_name"),
         app_commit=optional("app_commit"),
         acme_server=optional("acme_server"),
+        token_scope=optional("auth_token_scope"),
     )
 
 
@@ -147,25 +155,32 @@ def trust(deployed: Deployed, ca_bundle: str | None) -> None:
 class Answer:
     status: int
     body: Any  # parsed JSON, or the raw text when the body is not JSON
+    challenge: str | None = None  # the WWW-Authenticate header
 
 
-def request(method: str, url: str, payload: Any = None) -> Answer:
-    """One HTTP call; connection problems raise OSError (URLError is one)."""
+def request(method: str, url: str, payload: Any = None, token: str | None = None) -> Answer:
+    """One HTTP call (with `token` as a bearer token); connection problems raise OSError (URLError is one)."""
     data = None if payload is None else json.dumps(payload).encode()
     headers = {"Accept": "application/json"}
     if data is not None:
         headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_SECONDS, context=TLS) as response:
-            status, raw = response.status, response.read()
+            status, raw, challenge = (
+                response.status,
+                response.read(),
+                response.headers.get("WWW-Authenticate"),
+            )
     except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
+        status, raw, challenge = error.code, error.read(), error.headers.get("WWW-Authenticate")
     text = raw.decode("utf-8", errors="replace")
     try:
-        return Answer(status, json.loads(text))
+        return Answer(status, json.loads(text), challenge)
     except json.JSONDecodeError:
-        return Answer(status, text)
+        return Answer(status, text, challenge)
 
 
 def _describe(answer: Answer) -> str:
@@ -227,11 +242,16 @@ def same_commit(reported: str, expected: str) -> bool:
 
 
 def wait_version(
-    app_url: str, expected: Deployed, expected_commit: str | None, timeout: float, interval: float
+    app_url: str,
+    expected: Deployed,
+    expected_commit: str | None,
+    timeout: float,
+    interval: float,
+    token: str | None = None,
 ) -> None:
     poll(
         f"{app_url}/version did not report the deployed model",
-        lambda: version_problem(request("GET", f"{app_url}/version"), expected, expected_commit),
+        lambda: version_problem(request("GET", f"{app_url}/version", token=token), expected, expected_commit),
         timeout,
         interval,
     )
@@ -276,10 +296,10 @@ def _one_prediction_problems(label: int, prediction: Any) -> list[str]:
     return problems
 
 
-def check_predict(app_url: str, expected_version: str) -> None:
+def check_predict(app_url: str, expected_version: str, token: str | None = None) -> None:
     payload = {"instances": [list(pixels) for _, pixels in DIGITS]}
     try:
-        answer = request("POST", f"{app_url}/v1/predict", payload)
+        answer = request("POST", f"{app_url}/v1/predict", payload, token)
     except OSError as exc:
         raise SmokeFailure(f"POST {app_url}/v1/predict: cannot connect ({exc})") from None
     problems = prediction_problems(answer, expected_version)
@@ -297,6 +317,37 @@ def require_commit(deployed: Deployed) -> None:
         )
 
 
+def access_token(scope: str) -> str:
+    """An access token for `scope`, for the identity `az` is logged in as; the token is never printed."""
+    command = ["az", "account", "get-access-token", "--scope", scope, "--query", "accessToken", "-o", "tsv"]
+    shown = " ".join(command)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SmokeFailure(f"cannot run `{shown}`: {exc}") from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or not token:
+        why = (done.stderr.strip().splitlines() or ["no token printed"])[-1]
+        raise SmokeFailure(
+            f"`{shown}` failed (exit {done.returncode}): {why}; the release's identity needs the app role of "
+            "the API's registration (the cicd stack assigns it)"
+        )
+    return token
+
+
+def check_sign_in_required(app_url: str) -> None:
+    """The stack says sign-in is on: the app must refuse a prediction without a token."""
+    try:
+        answer = request("POST", f"{app_url}/v1/predict", {"instances": [list(DIGITS[0][1])]})
+    except OSError as exc:
+        raise SmokeFailure(f"POST {app_url}/v1/predict: cannot connect ({exc})") from None
+    if answer.status != 401 or not (answer.challenge or "").startswith("Bearer"):
+        raise SmokeFailure(
+            "the stack turned sign-in on, but without a token POST /v1/predict answered "
+            f"{_describe(answer)} (expected 401 with WWW-Authenticate: Bearer)"
+        )
+
+
 def run(
     deployed: Deployed,
     expected_commit: str | None,
@@ -304,12 +355,19 @@ def run(
     interval: float,
     log: Callable[[str], None],
 ) -> None:
+    token = None
+    if deployed.token_scope is not None:
+        log(f"sign-in is on: getting an access token for {deployed.token_scope} from az")
+        token = access_token(deployed.token_scope)
     log(f"waiting for {deployed.app_url}/readyz")
     wait_ready(deployed.app_url, timeout, interval)
+    if token is not None:
+        log("checking the app refuses a request without a token")
+        check_sign_in_required(deployed.app_url)
     log(f"checking {deployed.app_url}/version reports model {deployed.model_version}")
-    wait_version(deployed.app_url, deployed, expected_commit, timeout, interval)
+    wait_version(deployed.app_url, deployed, expected_commit, timeout, interval, token)
     log(f"predicting {len(DIGITS)} real digits with {deployed.app_url}/v1/predict")
-    check_predict(deployed.app_url, deployed.model_version)
+    check_predict(deployed.app_url, deployed.model_version, token)
 
 
 # ---------------------------------------------------------------------------------------- failure report

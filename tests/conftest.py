@@ -1,5 +1,5 @@
-"""Fixtures shared by every test folder: the reference model, model stores (file and Azurite), a live app, and
-a fake HTTP server playing another service's API (`fake_http`).
+"""Fixtures shared by every test folder: the reference model, model stores (file and Azurite), a live app, a
+fake HTTP server playing another service's API (`fake_http`), and a token issuer for sign-in (`issuer`).
 
 Tools the tests need are installed by `make test`; a missing one fails the test that needs it, loudly.
 """
@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from model.manifest import Manifest, verify_model_dir
 from model.registry import fetch, publish
 from model.store import CONNECTION_STRING_ENV, FileStore
 from model.train import train
+from tools.issuer import ROLE, Issuer
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE = REPO / "node_modules" / ".bin" / "azurite-blob"
@@ -101,6 +103,33 @@ def fake_http(httpserver: HTTPServer) -> Iterator[HTTPServer]:
     """
     yield httpserver
     httpserver.check()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Issuer:
+    """A stand-in for Entra ID: a key pair, its JWKS, tokens signed with it (tools/issuer.py)."""
+    return Issuer()
+
+
+@contextlib.contextmanager
+def key_server(jwks: dict) -> Iterator[HTTPServer]:
+    """A JWKS endpoint on 127.0.0.1 at /keys for an app that outlives one test (fake_http is cleared after
+    each test): pytest-httpserver, as fake_http, in a server of its own."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/keys").respond_with_json(jwks)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():  # a test may have stopped it, to play an unreachable endpoint
+            server.stop()
+
+
+def sign_in_env(issuer: Issuer, jwks_url: str, role: str | None = ROLE) -> dict[str, str]:
+    """The app's AUTH_* settings for tokens of `issuer`, its keys at `jwks_url`."""
+    env = {"AUTH_AUDIENCE": issuer.audience, "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_url}
+    return env | ({"AUTH_REQUIRED_ROLE": role} if role else {})
 
 
 @dataclass(frozen=True)
@@ -211,6 +240,13 @@ class LiveApp:
     url: str  # http://127.0.0.1:<port>
     metrics_url: str
     process: subprocess.Popen
+    log: IO[bytes] | None = None  # what the app printed (stdout and stderr), read by `output()`
+
+    def output(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
@@ -224,9 +260,12 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 
 
 @contextlib.contextmanager
-def serve_app(model_dir: Path, *, log_path: Path | None = None, **env: str) -> Iterator[LiveApp]:
-    """Run the real `python -m app` on free 127.0.0.1 ports until the block ends; its output goes to
-    `log_path` when given (read it after the block), else to a temporary file."""
+def serve_app(
+    model_dir: Path, *, log_path: Path | None = None, wait_for: str = "/readyz", **env: str
+) -> Iterator[LiveApp]:
+    """Run the real `python -m app` on free 127.0.0.1 ports until the block ends; it has started when
+    `wait_for` answers 200 (/healthz for an app that is not ready on purpose). Its output goes to `log_path`
+    when given (read it after the block), else to a temporary file; `LiveApp.output()` reads it meanwhile."""
     port, metrics_port = free_port(), free_port()
     environment = os.environ | {
         "MODEL_DIR": str(model_dir),
@@ -242,15 +281,28 @@ def serve_app(model_dir: Path, *, log_path: Path | None = None, **env: str) -> I
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        live = LiveApp(url=url, metrics_url=f"http://127.0.0.1:{metrics_port}", process=proc, log=log)
         try:
-            wait_http(f"{url}/readyz", timeout=30, proc=proc)
+            wait_http(f"{url}{wait_for}", timeout=30, proc=proc)
         except (RuntimeError, TimeoutError) as exc:
-            log.seek(0)
-            raise RuntimeError(f"{exc}; app output:\n{log.read().decode(errors='replace')}") from None
-        yield LiveApp(url=url, metrics_url=f"http://127.0.0.1:{metrics_port}", process=proc)
+            raise RuntimeError(f"{exc}; app output:\n{live.output()}") from None
+        yield live
     finally:
         stop_process(proc)
         log.close()
+
+
+@contextlib.contextmanager
+def serve_signed_in(
+    model_dir: Path, issuer: Issuer, role: str | None = ROLE, **env: str
+) -> Iterator[tuple[LiveApp, HTTPServer]]:
+    """The real app with sign-in on, trusting `issuer`, whose keys a key server of its own serves (the app and
+    the key server, which a test may stop)."""
+    with (
+        key_server(issuer.jwks()) as keys,
+        serve_app(model_dir, **sign_in_env(issuer, keys.url_for("/keys"), role), **env) as app,
+    ):
+        yield app, keys
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ The two groups are registered by two functions below, so a check in front of one
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, Response, request
@@ -34,6 +35,11 @@ def register_oip_routes(app: Flask, state: ServingState) -> None:
     register_model_routes(app, state)
 
 
+# The paths of the routes register_health_routes declares (MODEL_RULES' included): app.signin lets them pass
+# without a token, as it does /healthz and /readyz.
+HEALTH_PATHS = re.compile(r"/v2/health/(live|ready)|/v2/models/[^/]+(/versions/[^/]+)?/ready")
+
+
 def register_health_routes(app: Flask, state: ServingState) -> None:
     """Liveness, readiness, model readiness: for probes, anonymous like /healthz and /readyz."""
 
@@ -43,8 +49,9 @@ def register_health_routes(app: Flask, state: ServingState) -> None:
 
     @app.route("/v2/health/ready", **_GET)
     def oip_ready() -> Response:
-        # The body too, not only the status: the kserve SDK reads "ready" from it.
-        ready = state.model is not None
+        # The body too, not only the status: the kserve SDK reads "ready" from it. Ready as /readyz is: the
+        # model loaded, and with sign-in, the issuer's keys fetched.
+        ready = state.not_ready() is None
         return json_response({"ready": ready}, 200 if ready else 503)
 
     def oip_model_ready(name: str, version: str | None = None) -> Response:

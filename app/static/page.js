@@ -9,11 +9,21 @@ const PEN_WIDTH = 24;
 const PAPER = "#ffffff";
 const INK = "#111111";
 
-// Every request to the app goes through here: the one place where a sign-in token will be added (an
-// `Authorization: Bearer` header, the token kept in this page's memory only) once the app has sign-in.
+// With sign-in on, the app answers 401 without an Entra ID access token. The page then asks for one (the
+// "Sign in" section) and keeps it here, in this tab's memory only: never in storage or a cookie, gone on reload.
+let token = null;
+
+// A 401: the app wants a (new) token. callApi shows the sign-in section before throwing it.
+class SignInNeeded extends Error {}
+
+// Every request to the app goes through here: the one place that sends the token
+// (`Authorization: Bearer`, when the user gave one) and that notices the app asking for one.
 async function callApi(path, options = {}) {
   const headers = new Headers(options.headers);
   headers.set("Accept", "application/json");
+  if (token !== null) {
+    headers.set("Authorization", `Bearer ${token}`);
+  }
   const response = await fetch(path, { ...options, headers, cache: "no-store", credentials: "same-origin" });
   let body = null;
   try {
@@ -23,10 +33,48 @@ async function callApi(path, options = {}) {
   }
   if (!response.ok) {
     const reason = body && body.error ? body.error.message : `the app answered HTTP ${response.status}`;
+    if (response.status === 401) {
+      askForToken(reason);
+      throw new SignInNeeded("sign in first: paste an access token above");
+    }
     throw new Error(reason);
   }
   return body;
 }
+
+const signIn = document.getElementById("signin");
+const signInForm = document.getElementById("signin-form");
+const tokenInput = document.getElementById("token");
+
+// Show the sign-in section with why (the app's words) and how to get a token: the command is in the API's
+// description, /openapi.json (the bearer scheme's x-token-command), which needs no token.
+async function askForToken(reason) {
+  token = null;
+  document.getElementById("signin-why").textContent = `The app asks you to sign in: ${reason}.`;
+  signIn.hidden = false;
+  tokenInput.focus();
+  try {
+    const description = await callApi("/openapi.json");
+    const scheme = description.components.securitySchemes.bearer;
+    document.getElementById("signin-command").textContent = scheme["x-token-command"];
+  } catch {
+    // keep the generic command the page was served with
+  }
+}
+
+signInForm.addEventListener("submit", (event) => {
+  event.preventDefault(); // nothing is sent anywhere by the form itself (and the CSP allows no form action)
+  const pasted = tokenInput.value.trim();
+  tokenInput.value = ""; // the token lives in `token` only, not in the page
+  if (!pasted) {
+    return;
+  }
+  token = pasted.replace(/^Bearer\s+/i, "");
+  signIn.hidden = true;
+  statusOutput.textContent = "Signed in. Draw a digit.";
+  showVersion();
+  predict();
+});
 
 const canvas = document.getElementById("canvas");
 const pen = canvas.getContext("2d");
@@ -174,6 +222,9 @@ async function showVersion() {
       field.textContent = values[i];
     });
   } catch (error) {
+    if (error instanceof SignInNeeded) {
+      return; // the sign-in section says what to do; the versions follow once signed in
+    }
     fields.forEach((field) => {
       field.textContent = "unknown";
     });

@@ -31,6 +31,7 @@ from infra.config.runtime import (
     StackSettings,
     WorkloadSettings,
 )
+from infra.config.signin import SignInSettings
 
 __all__ = ["NAMESPACE", "ConfigError", "Settings", "load_settings"]
 
@@ -46,6 +47,7 @@ class Settings(Section):
     workload: WorkloadSettings
     edge: EdgeSettings
     monitoring: MonitoringSettings
+    sign_in: SignInSettings
     runtime_enabled: Flag = key(
         "runtimeEnabled",
         True,

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from infra.config import shapes as s
 from infra.config.keys import NAMESPACE, Flag, Json, Secret, Section, key, problem
+from infra.config.signin import ApiRegistrationSettings
 
 # The release's environments, in order; aiapp:stacks names the stack of each.
 RELEASE_ENVIRONMENTS = ("dev", "prod")
@@ -192,6 +193,7 @@ class PipelinesSettings(Section):
         default_doc="none: nobody is told",
         secret=True,
     )
+    api: ApiRegistrationSettings = ApiRegistrationSettings()  # the app's Entra registration (sign-in)
 
     @model_validator(mode="after")
     def _no_import_into_the_projects_own_repository(self) -> PipelinesSettings:

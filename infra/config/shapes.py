@@ -34,6 +34,9 @@ STACK = r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$"
 TAG_KEY = r"^[^<>%&\\?/]{1,512}$"
 
 Guid = shaped(rf"^{GUID_}$", "an Entra object id (a GUID)", "00000000-0000-0000-0000-000000000000")
+ClientId = shaped(
+    rf"^{GUID_}$", "an application (client) id (a GUID)", "00000000-0000-0000-0000-000000000000"
+)
 Container = shaped(
     rf"^{CONTAINER_}$", "a blob container name (3-63 lowercase letters, digits, single hyphens)"
 )
@@ -73,6 +76,13 @@ ProjectName = shaped(
 )
 RepoName = shaped(r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$", "a repository name (letters, digits, - _ .)")
 HttpsUrl = shaped(r"^https://[^\s/]+/\S*$", "an https:// Git URL", "https://github.com/contoso/aiapp.git")
+IssuerUrl = shaped(
+    r"^https://[^\s/]+/\S*$",
+    "an https:// URL, the `iss` of the tokens",
+    "https://login.microsoftonline.com/<tenant id>/v2.0",
+)
+# As Entra ID allows an app role's value: printable ASCII, no spaces (the `roles` claim carries it).
+AppRole = shaped(r"^[!-~]{1,249}$", "an app role value (printable characters, no spaces)", "Model.Invoke")
 GitHubRepo = shaped(
     r"^[A-Za-z0-9][-A-Za-z0-9]{0,38}/[A-Za-z0-9._-]{1,100}$",
     "a GitHub repository as owner/name",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
@@ -16,8 +17,11 @@ from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from app.openapi import ERROR_CODES
+from app.settings import AuthSettings
+from app.state import STATE_KEY
 from tests.app.helpers import b64, render_digit
-from tests.conftest import Digits
+from tests.conftest import Digits, free_port
+from tools.issuer import ROLE, Issuer
 
 ZERO_ROW = [0] * 64
 
@@ -173,3 +177,66 @@ def test_real_v2_responses_match_their_documented_schemas(
     )
     described = document["components"]["schemas"]["OipRequestInput"]["properties"]["shape"]["description"]
     assert "at most 64 (MAX_BATCH)" in described
+
+
+@pytest.fixture(scope="module")
+def signed_in_app(app_factory: Any, issuer: Issuer) -> Iterator[Flask]:
+    """The app with sign-in on; its key endpoint is a closed port (the document needs no keys)."""
+    auth = AuthSettings(issuer.audience, issuer.issuer, f"http://127.0.0.1:{free_port()}/keys", ROLE)
+    app = app_factory(auth=auth)
+    yield app
+    app.extensions[STATE_KEY].keys.stop()
+
+
+def test_with_sign_in_the_document_has_a_bearer_scheme_on_every_protected_operation(
+    signed_in_app: Flask, issuer: Issuer
+) -> None:
+    client = signed_in_app.test_client()
+    document = client.get("/openapi.json").get_json()
+    validate_openapi(document)
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert issuer.audience in scheme["description"] and ROLE in scheme["description"]
+    command = f"az account get-access-token --scope {issuer.audience}/.default --query accessToken -o tsv"
+    assert scheme["x-token-command"] == command  # what the page shows a person who must sign in
+    protected = {
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"bearer": []}]
+    }
+    assert protected == {
+        ("/version", "get"),
+        ("/v1/predict", "post"),
+        ("/v2", "get"),
+        ("/v2/models/{name}", "get"),
+        ("/v2/models/{name}/versions/{version}", "get"),
+        ("/v2/models/{name}/infer", "post"),
+        ("/v2/models/{name}/versions/{version}/infer", "post"),
+    }
+    for path in ("/healthz", "/readyz", "/openapi.json", "/", "/v2/health/live", "/v2/models/{name}/ready"):
+        assert all("security" not in op for op in document["paths"][path].values()), path  # anonymous
+    for path, method in protected:
+        responses = document["paths"][path][method]["responses"]
+        assert {"401", "403"} <= set(responses)
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+        error = "OipError" if path.startswith("/v2") else "Error"
+        assert responses["401"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{error}"
+        }
+    # A real refusal is the documented error.
+    response = client.post("/v1/predict", json={"instances": [ZERO_ROW]})
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+    schema = _response_schema(document, "/v1/predict", "post", 401)
+    schema_validator(document, schema).validate(response.get_json())
+    oip = client.post("/v2/models/digits/infer", json={"inputs": []})
+    assert oip.status_code == 401
+    schema_validator(document, _response_schema(document, "/v2/models/{name}/infer", "post", 401)).validate(
+        oip.get_json()
+    )
+    assert "401 | unauthenticated" in document["info"]["description"]
+
+
+def test_without_sign_in_the_document_has_no_security(document: dict[str, Any]) -> None:
+    assert "securitySchemes" not in document["components"]
+    assert not any("security" in op for ops in document["paths"].values() for op in ops.values())

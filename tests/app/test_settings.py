@@ -7,8 +7,19 @@ from pathlib import Path
 import pytest
 
 from app.servers import SERVERS
-from app.settings import DEFAULT_MODEL_DIR, ENV_VARS, SERVER_NAMES, Settings, SettingsError, load_settings
+from app.settings import (
+    DEFAULT_MODEL_DIR,
+    ENV_VARS,
+    SERVER_NAMES,
+    AuthSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from tests.conftest import REPO
+
+AUDIENCE = "3f1c5e0a-1111-4222-8333-444444444444"
+ISSUER = "https://login.microsoftonline.com/72f988bf-0000-4000-8000-00000000a11e/v2.0"
 
 
 def test_defaults_from_an_empty_environment() -> None:
@@ -23,6 +34,7 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.server == "granian" and settings.threads == 1 and settings.workers >= 1
     assert (settings.app_version, settings.git_commit, settings.access_log) == ("dev", "unknown", False)
     assert settings.fast_lane is True
+    assert settings.auth is None  # sign-in off
 
 
 def test_every_variable_is_read() -> None:
@@ -42,6 +54,10 @@ def test_every_variable_is_read() -> None:
         "LOG_LEVEL": "warning",
         "ACCESS_LOG": "true",
         "FAST_LANE": "false",
+        "AUTH_AUDIENCE": AUDIENCE,
+        "AUTH_ISSUER": ISSUER,
+        "AUTH_JWKS_URL": "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+        "AUTH_REQUIRED_ROLE": "Model.Invoke",
     }
     assert load_settings(env) == Settings(
         model_dir=Path("/srv/model"),
@@ -59,6 +75,12 @@ def test_every_variable_is_read() -> None:
         log_level="warning",
         access_log=True,
         fast_lane=False,
+        auth=AuthSettings(
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            jwks_url="https://login.microsoftonline.com/common/discovery/v2.0/keys",
+            required_role="Model.Invoke",
+        ),
     )
     # The README's table documents exactly the variables that are read.
     assert {name for name, _, _ in ENV_VARS} == set(env)
@@ -127,3 +149,46 @@ def test_metrics_port_must_differ_from_port() -> None:
 
 def test_every_server_name_has_a_start_function() -> None:
     assert set(SERVERS) == set(SERVER_NAMES)
+
+
+def test_sign_in_needs_only_audience_and_issuer() -> None:
+    auth = load_settings({"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": ISSUER}).auth
+    assert auth == AuthSettings(audience=AUDIENCE, issuer=ISSUER, jwks_url=None, required_role=None)
+    assert auth.token_scope == f"{AUDIENCE}/.default"
+    # Plain http is allowed to this machine only (a local key server, the tests).
+    local = load_settings(
+        {"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": "http://127.0.0.1:8081/tenant/v2.0"}
+    ).auth
+    assert local is not None and local.issuer == "http://127.0.0.1:8081/tenant/v2.0"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AUTH_AUDIENCE": AUDIENCE}, "AUTH_ISSUER is not set"),
+        ({"AUTH_AUDIENCE": f"api://{AUDIENCE}", "AUTH_ISSUER": ISSUER}, "AUTH_AUDIENCE='api://"),
+        ({"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": "login.microsoftonline.com"}, "AUTH_ISSUER='login."),
+        (
+            {"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": "http://login.microsoftonline.com/t/v2.0"},
+            "AUTH_ISSUER='http://login.microsoftonline.com/t/v2.0' is not an https:// URL",
+        ),
+        (
+            {"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": ISSUER, "AUTH_JWKS_URL": "ftp://keys"},
+            "AUTH_JWKS_URL='ftp://keys' is not an https:// URL",
+        ),
+        (
+            {"AUTH_AUDIENCE": AUDIENCE, "AUTH_ISSUER": ISSUER, "AUTH_REQUIRED_ROLE": "Model Invoke"},
+            "AUTH_REQUIRED_ROLE='Model Invoke' is not an app role value",
+        ),
+        ({"AUTH_ISSUER": ISSUER}, "AUTH_ISSUER set but AUTH_AUDIENCE is not"),
+        (
+            {"AUTH_REQUIRED_ROLE": "Model.Invoke", "AUTH_JWKS_URL": "https://keys.example"},
+            "AUTH_JWKS_URL, AUTH_REQUIRED_ROLE set but AUTH_AUDIENCE is not",
+        ),
+    ],
+)
+def test_bad_sign_in_settings_are_refused(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env)
+    assert str(raised.value).startswith(expected), str(raised.value)
+    assert "set " in str(raised.value) or "unset" in str(raised.value), "the message says what to do"

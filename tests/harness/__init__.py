@@ -58,11 +58,13 @@ group and environment ids, service connections' federation issuer and subject, m
 principal ids), the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID, CLIENT_OBJECT_ID and CLIENT_ID, the
 Azure CLI's app, so the deployer is a User; getClientToken; listManagedClusterUserCredentials: a kubelogin
 kubeconfig for the declared cluster; Azure DevOps' getProject and getGitRepository: EXISTING_PROJECT_ID,
-EXISTING_REPO_ID), and the program's outside world (infra/outside.py's Outside, which __main__.py is
-handed as `outside`; tests/harness/outside.py): Entra ("mock-entra-token-for:<scope>"), ACR's token exchange
-("mock-acr-refresh-token@<login server>"), the registry's grants (pull and push at once), the cluster's
-access review (allowed at once: no run waits), `docker login` (recorded, nothing runs), the store URL above
-and the project directory (the workdir). Nothing in the program is patched.
+EXISTING_REPO_ID; Entra ID's (azuread) getClientConfig, and getServicePrincipal: an existing registration's
+EXISTING_SP_OBJECT_ID with the role EXISTING_APP_ROLE_ID), and the program's outside world (infra/outside.py's
+Outside, which __main__.py is handed as `outside`; tests/harness/outside.py): Entra
+("mock-entra-token-for:<scope>"), ACR's token exchange ("mock-acr-refresh-token@<login server>"), the
+registry's grants (pull and push at once), the cluster's access review (allowed at once: no run waits),
+`docker login` (recorded, nothing runs), the store URL above and the project directory (the workdir). Nothing
+in the program is patched.
 
 The Azure DevOps side (aiapp:pipelinesEnabled): tests/harness/devops.py (type tokens, realistic values, the
 two whole-program variants, `run_program_with_pipelines(variant)`, `walk`,

@@ -32,6 +32,10 @@ AKS_SCOPE = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
 EXISTING_PROJECT_ID = "0f0f0f0f-1111-4222-8333-444444444444"
 EXISTING_REPO_ID = "0e0e0e0e-1111-4222-8333-444444444444"
 DEVOPS_ORGANIZATION = "contoso"  # in the mocked service connections' federation subjects
+# An existing registration's service principal (aiapp:apiClientId) and its app role Model.Invoke, as Entra's
+# lookup answers them.
+EXISTING_SP_OBJECT_ID = "0c0c0c0c-1111-4222-8333-444444444444"
+EXISTING_APP_ROLE_ID = "0a0a0a0a-1111-4222-8333-444444444444"
 
 ResourceOutputs = Callable[["AzureMocks", MockResourceArgs], dict[str, Any]]
 CallResult = Callable[["AzureMocks", dict[str, Any]], dict[str, Any]]
@@ -273,6 +277,27 @@ def _azurerm_service_endpoint(_: AzureMocks, args: MockResourceArgs) -> dict[str
     }
 
 
+# ------------------------------------------------------------------------------------------------ Entra ID
+
+
+def _entra_application(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    object_id = _guid("application", args.name)
+    inputs = args.inputs
+    scopes = (inputs.get("api") or {}).get("oauth2PermissionScopes") or []
+    return {
+        "id": f"/applications/{object_id}",
+        "objectId": object_id,
+        "clientId": _guid("client", args.name),
+        "appRoleIds": {role["value"]: role["id"] for role in inputs.get("appRoles") or []},
+        "oauth2PermissionScopeIds": {scope["value"]: scope["id"] for scope in scopes},
+    }
+
+
+def _entra_service_principal(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    object_id = _guid("service-principal", str(args.inputs.get("clientId")))
+    return {"id": f"/servicePrincipals/{object_id}", "objectId": object_id}
+
+
 # The outputs of each resource type, by type token; a type not here falls to the first matching prefix.
 OUTPUTS: dict[str, ResourceOutputs] = {
     "azure-native:resources:ResourceGroup": _resource_group,
@@ -304,12 +329,15 @@ OUTPUTS: dict[str, ResourceOutputs] = {
     "azuredevops:index/variableGroup:VariableGroup": _devops_number,
     "azuredevops:index/environment:Environment": _devops_number,
     "azuredevops:index/serviceEndpointAzureRM:ServiceEndpointAzureRM": _azurerm_service_endpoint,
+    "azuread:index/application:Application": _entra_application,
+    "azuread:index/servicePrincipal:ServicePrincipal": _entra_service_principal,
 }
 OUTPUTS_BY_PREFIX: tuple[tuple[str, ResourceOutputs], ...] = (
     ("kubernetes:", _k8s_object),
     ("pulumi:providers:", _guid_id),
     ("azuredevops:", _guid_id),
     ("azure-native:managedidentity:", _guid_id),
+    ("azuread:", _guid_id),
 )
 
 
@@ -385,6 +413,20 @@ def _devops_identity(_: AzureMocks, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _entra_client_config(_: AzureMocks, __: dict[str, Any]) -> dict[str, Any]:
+    return {"clientId": CLIENT_ID, "objectId": CLIENT_OBJECT_ID, "tenantId": TENANT_ID}
+
+
+def _entra_service_principal_lookup(_: AzureMocks, args: dict[str, Any]) -> dict[str, Any]:
+    """An existing registration's service principal, with the app role EXISTING_APP_ROLE_ID."""
+    return {
+        "id": f"/servicePrincipals/{EXISTING_SP_OBJECT_ID}",
+        "objectId": EXISTING_SP_OBJECT_ID,
+        "clientId": args.get("clientId", ""),
+        "appRoleIds": {"Model.Invoke": EXISTING_APP_ROLE_ID},
+    }
+
+
 CALLS: dict[str, CallResult] = {
     "azure-native:authorization:getClientConfig": _client_config,
     "azure-native:authorization:getClientToken": _client_token,
@@ -393,6 +435,8 @@ CALLS: dict[str, CallResult] = {
     "azuredevops:index/getProject:getProject": _devops_project,
     "azuredevops:index/getGitRepository:getGitRepository": _devops_repository,
     "azuredevops:index/getIdentityUsers:getIdentityUsers": _devops_identity,
+    "azuread:index/getClientConfig:getClientConfig": _entra_client_config,
+    "azuread:index/getServicePrincipal:getServicePrincipal": _entra_service_principal_lookup,
 }
 
 

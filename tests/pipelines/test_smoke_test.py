@@ -6,8 +6,10 @@ The script runs as the release runs it: a subprocess reading `pulumi stack outpu
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +18,27 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from model.manifest import Manifest
-from tests.conftest import LiveApp, free_port, serve_app
+from tests.conftest import LiveApp, free_port, serve_app, serve_signed_in
+from tools.issuer import Issuer
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "pipelines" / "smoke_test.py"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def smoke(outputs: dict, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+def smoke(
+    outputs: dict, *args: str, timeout: float = 10, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the script with `outputs` on stdin, as `pulumi stack output --json | smoke_test.py --outputs -`."""
     command = [sys.executable, str(SCRIPT), "--outputs", "-", "--timeout", str(timeout), "--interval", "0.2"]
     return subprocess.run(
-        [*command, *args], input=json.dumps(outputs), capture_output=True, text=True, timeout=120, check=False
+        [*command, *args],
+        input=json.dumps(outputs),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
 
 
@@ -184,3 +195,80 @@ def test_the_embedded_digits_are_real_rows_of_the_digits_data(digits) -> None:
         matches = np.flatnonzero((digits.x == np.asarray(pixels, dtype=np.float32)).all(axis=1))
         assert matches.size >= 1, f"the embedded {label} is not a row of load_digits()"
         assert {int(digits.y[i]) for i in matches} == {label}
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+
+# The Azure CLI as the release's AzureCLI@2 step has it, logged in as the deploy identity: prints the token
+# in FAKE_AZ_TOKEN (or fails with FAKE_AZ_ERROR) and records its arguments.
+FAKE_AZ = """#!/bin/sh
+printf '%s\\n' "$*" >> "$FAKE_AZ_LOG"
+if [ -n "$FAKE_AZ_ERROR" ]; then echo "$FAKE_AZ_ERROR" >&2; exit 1; fi
+printf '%s\\n' "$FAKE_AZ_TOKEN"
+"""
+
+
+@pytest.fixture(scope="module")
+def signed_in_app(reference_model_dir: Path, issuer: Issuer) -> Iterator[LiveApp]:
+    with serve_signed_in(reference_model_dir, issuer) as (app, _):
+        yield app
+
+
+@pytest.fixture
+def az(tmp_path: Path) -> dict[str, str]:
+    """The smoke test's environment with a fake `az` first on PATH; set FAKE_AZ_TOKEN or FAKE_AZ_ERROR."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "az").write_text(FAKE_AZ)
+    (bin_dir / "az").chmod(0o755)
+    return os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_AZ_LOG": str(tmp_path / "az.log")}
+
+
+SCOPE = "api://3f1c5e0a-1111-4222-8333-444444444444/.default"
+
+
+def test_with_sign_in_it_calls_the_app_with_a_token_for_the_deploy_identity(
+    signed_in_app: LiveApp, reference_manifest: Manifest, issuer: Issuer, az: dict[str, str]
+) -> None:
+    token = issuer.token()
+    outputs = outputs_of(signed_in_app, reference_manifest, auth_token_scope=SCOPE)
+    result = smoke(outputs, env=az | {"FAKE_AZ_TOKEN": token})
+    assert result.returncode == 0, result.stderr
+    assert "sign-in is on" in result.stdout and "refuses a request without a token" in result.stdout
+    assert Path(az["FAKE_AZ_LOG"]).read_text().splitlines() == [
+        f"account get-access-token --scope {SCOPE} --query accessToken -o tsv"
+    ]
+    assert token not in result.stdout + result.stderr  # the token is never printed
+
+
+def test_with_sign_in_a_token_without_the_role_fails(
+    signed_in_app: LiveApp, reference_manifest: Manifest, issuer: Issuer, az: dict[str, str]
+) -> None:
+    outputs = outputs_of(signed_in_app, reference_manifest, auth_token_scope=SCOPE)
+    result = smoke(outputs, env=az | {"FAKE_AZ_TOKEN": issuer.token(roles=())}, timeout=1)
+    assert result.returncode == 1
+    assert (
+        "SMOKE TEST FAILED" in result.stderr and "HTTP 403" in result.stderr and "forbidden" in result.stderr
+    )
+
+
+def test_with_sign_in_no_token_from_az_fails_and_says_why(
+    signed_in_app: LiveApp, reference_manifest: Manifest, az: dict[str, str]
+) -> None:
+    outputs = outputs_of(signed_in_app, reference_manifest, auth_token_scope=SCOPE)
+    error = "ERROR: AADSTS501051: Application is not assigned to a role for the application"
+    result = smoke(outputs, env=az | {"FAKE_AZ_ERROR": error})
+    assert result.returncode == 1
+    assert f"`az account get-access-token --scope {SCOPE} --query accessToken -o tsv` failed" in result.stderr
+    assert "AADSTS501051" in result.stderr and "app role" in result.stderr
+
+
+def test_fails_when_the_stack_says_sign_in_but_the_app_answers_without_a_token(
+    live_app: LiveApp, reference_manifest: Manifest, issuer: Issuer, az: dict[str, str]
+) -> None:
+    outputs = outputs_of(live_app, reference_manifest, auth_token_scope=SCOPE)
+    result = smoke(outputs, env=az | {"FAKE_AZ_TOKEN": issuer.token()})
+    assert result.returncode == 1
+    assert (
+        "the stack turned sign-in on, but without a token POST /v1/predict answered HTTP 200" in result.stderr
+    )

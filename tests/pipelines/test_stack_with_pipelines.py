@@ -1,6 +1,7 @@
 """The real __main__.py with aiapp:pipelinesEnabled, under Pulumi's mocks: the config reaches the Pipelines
 component as given, the tokens stay secret from `pulumi config set --secret` to the resources, and the stack
-exports the project's and pipelines' URLs and the identities' principal ids.
+exports the project's and pipelines' URLs, the identities' principal ids and the API's registration's
+(tests/infra/test_api_registration.py tests that component).
 
 Two variants (tests/harness/devops.py, PROGRAM_VARIANTS): a stack of the Azure DevOps side only (Azure Repos,
 azblob:// state), and one with the runtime too (GitHub, Pulumi Cloud, a prod approval), reading the shared
@@ -45,6 +46,11 @@ PIPELINES_OUTPUTS = {
     "deploy_principal_id",
     "preview_principal_id",
     "model_store_url",
+    # the API's Entra registration, declared beside the pipelines
+    "auth_audience",
+    "api_identifier_uri",
+    "auth_token_scope",
+    "auth_token_command",
 }
 RUNTIME_OUTPUTS = {
     "app_url",
@@ -99,7 +105,9 @@ def test_the_stack_declares_the_pipelines_and_the_runtime_only_when_enabled(
     run: StackRun, variant: ProgramVariant
 ) -> None:
     (component,) = run.of_type("aiapp:infra:Pipelines")
-    assert run.parent_of(component) is None  # a child of the stack, beside the runtime's components
+    (registration,) = run.of_type("aiapp:infra:ApiRegistration")
+    # Children of the stack, beside the runtime's components.
+    assert run.parent_of(component) is None and run.parent_of(registration) is None
     runtime = {"aiapp:infra:Registry", "aiapp:infra:Cluster", "aiapp:infra:AppImage", "aiapp:infra:Workload"}
     declared = {r.type for r in run.resources}
     if variant.runtime:
@@ -107,8 +115,8 @@ def test_the_stack_declares_the_pipelines_and_the_runtime_only_when_enabled(
         assert run.store_urls == [MODEL_STORE_URL]  # the image's model came from the shared store
     else:
         assert not runtime & declared and run.store_urls == []
-        # Everything is the component's: no resource group, registry or cluster of a runtime.
-        assert all(run.parent_of(r) is not None for r in run.resources if r is not component)
+        # Everything is the components': no resource group, registry or cluster of a runtime.
+        assert all(run.parent_of(r) is not None for r in run.resources if r not in (component, registration))
     assert "aiapp:infra:ModelStore" not in declared  # the shared store belongs to the dev stack
 
 
