@@ -114,12 +114,13 @@ class Edge(pulumi.ComponentResource):
         cert_manager_values: dict[str, Any] = {
             "crds": {"enabled": True},
             # Gateway API support (the gatewayHTTPRoute solver): the ControllerConfiguration's
-            # enableGatewayAPI, cert-manager's documented switch since v1.15
-            # (cert-manager/cert-manager deploy/charts/cert-manager/values.yaml, `config`).
+            # gatewayAPI.enabled, which replaces the deprecated enableGatewayAPI in v1.21
+            # (cert-manager/cert-manager v1.21.1, pkg/apis/config/controller/v1alpha1/types.go:
+            # GatewayAPIConfig; deploy/charts/cert-manager/values.yaml, `config`).
             "config": {
                 "apiVersion": "controller.config.cert-manager.io/v1alpha1",
                 "kind": "ControllerConfiguration",
-                "enableGatewayAPI": True,
+                "gatewayAPI": {"enabled": True},
             },
         }
         if domain is not None:  # DNS-01 through Azure workload identity: the webhook injects the token

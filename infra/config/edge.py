@@ -17,11 +17,11 @@ class EdgeSettings(Section):
 
     envoy_gateway_version: s.ChartVersion = key(
         "envoyGatewayChartVersion",
-        "v1.7.1",
+        "v1.9.3",
         'Envoy Gateway Helm chart (`oci://docker.io/envoyproxy/gateway-helm`); see "The edge" before a bump',
     )
     cert_manager_version: s.ChartVersion = key(
-        "certManagerChartVersion", "v1.19.2", "cert-manager Helm chart (`https://charts.jetstack.io`)"
+        "certManagerChartVersion", "v1.21.1", "cert-manager Helm chart (`https://charts.jetstack.io`)"
     )
     acme_server: Literal["staging", "production"] = key(
         "acmeServer",

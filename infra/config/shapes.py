@@ -117,5 +117,5 @@ HostName = shaped(
     "a lowercase DNS host name",
     "app.example.com",
 )
-ChartVersion = shaped(r"^v?[0-9]+\.[0-9]+\.[0-9]+$", "a chart version such as v1.7.1", "v1.7.1")
+ChartVersion = shaped(r"^v?[0-9]+\.[0-9]+\.[0-9]+$", "a chart version such as v1.9.3", "v1.9.3")
 Email = shaped(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address", "team-ai@example.com")

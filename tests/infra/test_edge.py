@@ -20,11 +20,11 @@ ZONE_ID = (
 
 def test_the_charts_are_pinned_and_cert_manager_has_gateway_api_support(stack_run: StackRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in stack_run.of_type("kubernetes:helm.sh/v3:Release")}
-    assert releases["oci://docker.io/envoyproxy/gateway-helm"]["version"] == "v1.7.1"
+    assert releases["oci://docker.io/envoyproxy/gateway-helm"]["version"] == "v1.9.3"
     cert_manager = releases["cert-manager"]
-    assert cert_manager["version"] == "v1.19.2"
+    assert cert_manager["version"] == "v1.21.1"
     assert cert_manager["repositoryOpts"] == {"repo": "https://charts.jetstack.io"}
-    assert cert_manager["values"]["config"]["enableGatewayAPI"] is True
+    assert cert_manager["values"]["config"]["gatewayAPI"] == {"enabled": True}
     assert cert_manager["values"]["crds"] == {"enabled": True}
 
 
