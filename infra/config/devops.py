@@ -150,6 +150,11 @@ ReleaseStacks = Json(
     'a JSON object naming the stack of each environment, {"dev": "<stack>", "prod": "<stack>"}',
     '\'{"dev": "dev", "prod": "prod"}\'',
 )
+DnsZones = Json(
+    tuple[s.DnsZoneId, ...],
+    "a JSON list of Azure DNS zone resource ids",
+    "'[\"/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/dnsZones/example.com\"]'",
+)
 Approvers = Json(
     tuple[s.Guid, ...],
     "a JSON list of Azure DevOps identity ids (GUIDs)",
@@ -181,6 +186,13 @@ class PipelinesSettings(Section):
     stacks: ReleaseStacks = key("stacks", {"dev": "dev", "prod": "prod"}, "the stacks the release deploys")
     model_store_scope: s.ArmId | None = key(
         "modelStoreScope", None, "narrows the pipelines' Blob Data Reader grants to the model store"
+    )
+    dns_zone_ids: DnsZones = key(
+        "dnsZoneIds",
+        (),
+        "Azure DNS zones outside `deployScopes` that a runtime stack's `customDomain` is in: the release may "
+        "write the CNAME there and give cert-manager's identity DNS Zone Contributor on the zone",
+        default_doc="none",
     )
     prod_approvers: Approvers = key(
         "prodApprovers", (), "Azure DevOps identities that approve prod; none: the release runs unattended"

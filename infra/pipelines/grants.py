@@ -85,6 +85,24 @@ def deploy_role_grants(args: PipelinesArgs) -> list[RoleGrant]:
                 "pulumi up applies the Kubernetes workload; local accounts are off, so access is Entra RBAC",
             ),
         ]
+    for zone in args.devops.dns_zone_ids:  # a custom domain's zone outside the deploy scopes
+        where = _scope_key(zone)
+        grants += [
+            RoleGrant(
+                f"dns-{where}",
+                azure_ids.DNS_ZONE_CONTRIBUTOR,
+                zone,
+                "pulumi up writes the custom domain's CNAME (aiapp:customDomain) in this zone",
+            ),
+            RoleGrant(
+                f"dns-rbac-admin-{where}",
+                azure_ids.RBAC_ADMINISTRATOR,
+                zone,
+                "pulumi up gives cert-manager's identity DNS Zone Contributor on this zone (DNS-01); the "
+                "condition allows that role only",
+                condition=only_roles_condition([azure_ids.DNS_ZONE_CONTRIBUTOR]),
+            ),
+        ]
     grants += _model_readers(
         args, "the release resolves and fetches the model version, and bakes it into the image"
     )
@@ -129,6 +147,10 @@ def preview_role_grants(args: PipelinesArgs) -> list[RoleGrant]:
                 "pulumi preview reads the Kubernetes objects it diffs against",
             ),
         ]
+    grants += [
+        RoleGrant(f"dns-reader-{_scope_key(zone)}", azure_ids.READER, zone, "pulumi preview reads the CNAME")
+        for zone in args.devops.dns_zone_ids
+    ]
     grants += _model_readers(args, "pulumi preview resolves the model the image would carry")
     state = args.devops.state
     if isinstance(state, AzureBlobState):

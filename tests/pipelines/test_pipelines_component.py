@@ -14,6 +14,7 @@ from infra.azure_ids import (
     AKS_RBAC_READER,
     AKS_SERVER_APP_ID,
     CONTRIBUTOR,
+    DNS_ZONE_CONTRIBUTOR,
     KEY_VAULT_CRYPTO_USER,
     RBAC_ADMINISTRATOR,
     READER,
@@ -362,6 +363,23 @@ def test_model_store_scope_narrows_the_model_readers() -> None:
             if r == STORAGE_BLOB_DATA_READER
         }
         assert store in readers and DEV_SCOPE not in readers and PROD_SCOPE not in readers
+
+
+def test_a_dns_zone_outside_the_deploy_scopes_gets_the_custom_domain_grants_and_no_more() -> None:
+    elsewhere = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/dns"
+    zone = f"{elsewhere}/providers/Microsoft.Network/dnsZones/example.com"
+    run = run_pipelines(make_args(dns_zone_ids=(zone,)))
+    deploy = identity_of(run, connection(run, DEPLOY_CONNECTION))
+    preview = identity_of(run, connection(run, PREVIEW_CONNECTION))
+    assert {r for r, s in roles_of(run, deploy) if s == zone} == {DNS_ZONE_CONTRIBUTOR, RBAC_ADMINISTRATOR}
+    assert {r for r, s in roles_of(run, preview) if s == zone} == {READER}
+    (admin,) = [
+        a
+        for a in run.of_type(ROLE_ASSIGNMENT)
+        if a.inputs["scope"] == zone and a.inputs["roleDefinitionId"].endswith(RBAC_ADMINISTRATOR)
+    ]
+    # It may assign DNS Zone Contributor there, and nothing else.
+    assert re.findall(r"GuidEquals \{([^}]*)\}", admin.inputs["condition"]) == [DNS_ZONE_CONTRIBUTOR] * 2
 
 
 # --------------------------------------------------------------------------------------- settings, secrets
