@@ -99,8 +99,9 @@ class Edge(pulumi.ComponentResource):
             )
         host: pulumi.Input[str] = e.custom_domain or default_host
 
-        # The chart installs Envoy Gateway and the Gateway API CRDs of the version it supports (standard
-        # channel); the version pin is the upgrade knob (README "The edge").
+        # The chart installs Envoy Gateway and the Gateway API CRDs of the version it supports (v1.9: Gateway
+        # API v1.6.1, experimental channel, a superset of standard: envoyproxy/gateway v1.9.0,
+        # charts/gateway-helm/charts/crds/crds/gatewayapi-crds.yaml); the version pin is the upgrade knob.
         envoy = Release(
             f"{name}-envoy-gateway",
             name="eg",

@@ -3,7 +3,7 @@ owner's published schema: the validators that npm's @kubernetes-models packages 
 types, run by tools/validate-crds.mjs and pinned in package.json. Their sources, read in
 tommy351/kubernetes-models-ts at the commit that published these versions (third-party/<name>/go.mod):
 - @kubernetes-models/gateway-api 2.0.0: sigs.k8s.io/gateway-api v1.5.1 (the cluster's CRDs come with Envoy
-  Gateway's chart: v1.6.1 for chart v1.9.x; the standard-channel fields used here are the same in both);
+  Gateway's chart: v1.6.1 for chart v1.9.x; the standard fields used here are the same in both);
 - @kubernetes-models/envoy-gateway 2.0.0: github.com/envoyproxy/gateway v1.7.3 (the EnvoyProxy service
   fields used here are unchanged through v1.9);
 - @kubernetes-models/cert-manager 6.0.0: github.com/cert-manager/cert-manager v1.20.2 (the chart is v1.21.x;
