@@ -42,7 +42,10 @@ class Registry(pulumi.ComponentResource):
             admin_user_enabled=False,  # never: no shared password exists to leak
             anonymous_pull_enabled=False,
             tags=args.stack.tags,
-            # The images other stacks pull (by digest) live here: a `pulumi destroy` must not take them.
+            # The images other stacks pull (by digest) live here: a `pulumi destroy` must not take them. (A
+            # registry created before it was kept moves here by a replacement, which the engine allows while
+            # the old one is unprotected: pulumi/pulumi pkg/resource/deploy/step_generator.go, "if new.Protect
+            # && old.Protect".)
             opts=kept,
         )
         self.push_role = identity.assign_role(
@@ -67,7 +70,8 @@ class SharedRegistry(pulumi.ComponentResource):
     whatever subscription it names (pulumi/pulumi-azure-native provider/pkg/provider/provider.go, Read:
     `crudClient.Read(ctx, id, ...)`), while an invoke builds its path with the provider's own subscription
     (same file, Invoke: `"subscriptionId": k.subscriptionID`). The engine keeps a read resource in the state
-    as external and never deletes it, `pulumi destroy` included. A registry that no longer exists fails the
+    as external and never deletes it, `pulumi destroy` included (pulumi/pulumi pkg/resource/deploy/step.go,
+    DeleteStep.Apply: "Deleting an External resource is a no-op"). A registry that no longer exists fails the
     read, so a preview says so too."""
 
     def __init__(self, name: str, registry_id: str, opts: pulumi.ResourceOptions | None = None) -> None:
