@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from infra.azure_ids import ACR_PULL, ACR_PUSH
+from infra.monitoring import watch
 from infra.monitoring.promql import replace_threshold
 from infra.monitoring.rules import Group, RulesFileError, load
 from infra.monitoring.watch import ERROR_RATIO_ALERT, max_error_ratio
@@ -227,28 +228,37 @@ def test_release_watch_says_how_long_and_by_which_thresholds(
     assert exprs and exprs[0].endswith(f"> {latency:g}")
 
 
+def error_alert_changed(change: Callable[[str], str]) -> tuple[Group, ...]:
+    """monitoring/alerts.yml's groups with the AppErrorRatioHigh expression changed."""
+    return tuple(
+        replace(
+            g,
+            rules=tuple(
+                replace(r, expr=change(r.expr)) if r.alert == ERROR_RATIO_ALERT else r for r in g.rules
+            ),
+        )
+        for g in load()
+    )
+
+
 def test_the_error_ratio_is_the_alerts_read_from_the_rules_file() -> None:
     """Not a second literal: a rules file with another threshold gives another ratio; one without the alert,
     or with it ending otherwise, is refused."""
-    groups = load()
-    assert max_error_ratio(groups) == 0.01
-
-    def with_expr(change: Callable[[str], str]) -> tuple[Group, ...]:
-        return tuple(
-            replace(
-                g,
-                rules=tuple(
-                    replace(r, expr=change(r.expr)) if r.alert == ERROR_RATIO_ALERT else r for r in g.rules
-                ),
-            )
-            for g in groups
-        )
-
-    assert max_error_ratio(with_expr(lambda e: replace_threshold(e, "0.025"))) == 0.025
+    assert max_error_ratio(load()) == 0.01
+    assert max_error_ratio(error_alert_changed(lambda e: replace_threshold(e, "0.025"))) == 0.025
     with pytest.raises(RulesFileError, match="AppErrorRatioHigh: must be one alert ending with `> <ratio>`"):
-        max_error_ratio(with_expr(lambda e: e.replace("> 0.01", "< 0.01")))
+        max_error_ratio(error_alert_changed(lambda e: e.replace("> 0.01", "< 0.01")))
     without = tuple(
-        replace(g, rules=tuple(r for r in g.rules if r.alert != ERROR_RATIO_ALERT)) for g in groups
+        replace(g, rules=tuple(r for r in g.rules if r.alert != ERROR_RATIO_ALERT)) for g in load()
     )
     with pytest.raises(RulesFileError):
         max_error_ratio(without)
+
+
+def test_the_programs_release_watch_reads_the_rules_file(
+    monkeypatch: pytest.MonkeyPatch, store_url: str
+) -> None:
+    """The output takes the ratio the rules file has when the program runs."""
+    monkeypatch.setattr(watch, "load", lambda: error_alert_changed(lambda e: replace_threshold(e, "0.025")))
+    run = harness.run_program(stack="dev", model_store=store_url)
+    assert run.outputs["release_watch"]["maxErrorRatio"] == 0.025
