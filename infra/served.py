@@ -68,7 +68,7 @@ def promoted(promotion: Promotion, login_server: pulumi.Input[str]) -> Served:
 
     known = pulumi.Output.from_input
     return Served(
-        pulumi.Output.from_input(login_server).apply(in_pulled_registry),
+        known(login_server).apply(in_pulled_registry),
         known(promotion.model_name),
         known(promotion.model_version),
         known(promotion.model_sha256),
