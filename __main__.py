@@ -9,8 +9,10 @@ Azure DevOps: Pipelines (ci: tests + preview on every change; release: nightly p
 Entra ID: ApiRegistration (the app's API, its app role, held by the release's identity) --audience--> Workload
 
 A stack may read another stack's model store (aiapp:modelStoreUrl), so that dev and prod serve models from
-one store; the Azure DevOps side lives in a stack of its own (aiapp:pipelinesEnabled, aiapp:runtimeEnabled),
-with the API's Entra registration, whose client id the runtime stacks read (aiapp:authAudience) for sign-in.
+one store, and pull from another stack's registry (aiapp:sharedRegistryId) the image that stack built and
+tested (aiapp:promotedImage): then it builds nothing and fetches no model. The Azure DevOps side lives in a
+stack of its own (aiapp:pipelinesEnabled, aiapp:runtimeEnabled), with the API's Entra registration, whose
+client id the runtime stacks read (aiapp:authAudience) for sign-in.
 """
 
 import pulumi
@@ -24,10 +26,12 @@ from infra.edge import Edge, EdgeArgs
 from infra.identity import current_context
 from infra.model_store import ModelStore, ModelStoreArgs
 from infra.monitoring import ClusterMonitoring, ClusterMonitoringArgs, Monitoring, MonitoringArgs, Parameters
+from infra.monitoring.watch import release_watch
 from infra.naming import dns_label
 from infra.outside import Outside, RealOutside
 from infra.pipelines import Pipelines, pipelines_args
-from infra.registry import Registry, RegistryArgs
+from infra.registry import Registry, RegistryArgs, SharedRegistry
+from infra.served import built, promoted
 from infra.signin import SignIn, entra_issuer, token_command, token_scope
 from infra.workload import Workload, WorkloadArgs
 
@@ -48,7 +52,13 @@ if settings.runtime_enabled:
     if store_url is None:
         store = ModelStore("model-store", ModelStoreArgs(stack, settings.model_store, azure))  # own group
         store_url, store_access = store.url, [store.deployer_access]
-    registry = Registry("registry", RegistryArgs(rg, stack, settings.registry, azure))
+    # The registry: another stack's (aiapp:sharedRegistryId), only read, or one this stack creates (kept).
+    shared_registry = settings.registry.shared_id
+    registry = (
+        SharedRegistry("registry", shared_registry)
+        if shared_registry is not None
+        else Registry("registry", RegistryArgs(stack, settings.registry, azure))
+    )
     monitoring = Monitoring("monitoring", MonitoringArgs(rg, stack, settings.monitoring))
     cluster = Cluster(
         "cluster",
@@ -57,20 +67,27 @@ if settings.runtime_enabled:
         ),
     )
 
-    image = AppImage(
-        "app-image",
-        AppImageArgs(
-            login_server=registry.login_server,
-            tenant_id=azure.tenant_id,
-            image=settings.image,
-            model=settings.model,
-            store_url=store_url,
-            push_after=[registry.push_role],
-            fetch_after=store_access,
-            store_is_shared=settings.model_store.existing_url is not None,
-            outside=outside,
-        ),
-    )
+    # What the stack serves: an image another stack built and tested (aiapp:promotedImage; nothing is built or
+    # fetched), or the one it builds and pushes here.
+    if settings.image.promoted is not None:
+        served = promoted(settings.image.promoted, registry.login_server)
+    else:
+        assert isinstance(registry, Registry)  # infra/config: a shared registry needs aiapp:promotedImage
+        image = AppImage(
+            "app-image",
+            AppImageArgs(
+                login_server=registry.login_server,
+                tenant_id=azure.tenant_id,
+                image=settings.image,
+                model=settings.model,
+                store_url=store_url,
+                push_after=[registry.push_role],
+                fetch_after=store_access,
+                store_is_shared=settings.model_store.existing_url is not None,
+                outside=outside,
+            ),
+        )
+        served = built(image)
 
     # Sign-in: the audience of the registration the cicd stack made (aiapp:authAudience), else none.
     sign_in = None
@@ -84,9 +101,9 @@ if settings.runtime_enabled:
             provider=cluster.provider,
             stack=stack,
             workload=settings.workload,
-            image=image.repo_digest,  # by digest, never a moving tag
-            model_name=image.model_name,
-            model_version=image.model_version,
+            image=served.image,  # by digest, never a moving tag
+            model_name=served.model_name,
+            model_version=served.model_version,
             start_after=[cluster.acr_pull],
             sign_in=sign_in,
         ),
@@ -128,12 +145,18 @@ if settings.runtime_enabled:
 
     pulumi.export("app_url", edge.url)  # https://, with a Let's Encrypt certificate
     pulumi.export("acme_server", edge.acme_server)  # `staging`: the smoke test trusts the staging roots
-    pulumi.export("acr_login_server", registry.login_server)
-    pulumi.export("image", image.repo_digest)
-    pulumi.export("app_commit", image.app_commit)
-    pulumi.export("app_version", image.app_version)
-    pulumi.export("model_version", image.model_version)
-    pulumi.export("model_sha256", image.model_sha256)
+    pulumi.export("acr_login_server", registry.login_server)  # the registry the nodes pull from
+    pulumi.export("registry_id", registry.id)  # another stack's aiapp:sharedRegistryId
+    pulumi.export("image", served.image)
+    pulumi.export("app_commit", served.app_commit)
+    pulumi.export("app_version", served.app_version)
+    pulumi.export("model_name", served.model_name)
+    pulumi.export("model_version", served.model_version)
+    pulumi.export("model_sha256", served.model_sha256)
+    # The release's contract: `pulumi stack output promotion --json` is the next stack's aiapp:promotedImage,
+    # and release_watch what its SLO watch judges this update by.
+    pulumi.export("promotion", served.promotion())
+    pulumi.export("release_watch", release_watch(settings.monitoring))
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("prometheus_query_endpoint", monitoring.prometheus_query_endpoint)

@@ -124,7 +124,9 @@ def load_settings(
     if str(flat.get("pipelinesEnabled", "")).strip().lower() != "true":
         del data["pipelines"]  # and its keys are strays here: "would do nothing"
         data.update({k: v for k, v in flat.items() if k in leaf_keys(PipelinesSettings)})
-    context = {"stack": stack, "environment": flat.get("environment", stack)}
+    # `configured`: the keys this stack sets, for a rule across sections that must tell a key set to its
+    # default from one not set at all (aiapp:promotedImage and the build keys beside it).
+    context = {"stack": stack, "environment": flat.get("environment", stack), "configured": flat}
     try:
         return Settings.model_validate(data, context=context)
     except ValidationError as error:

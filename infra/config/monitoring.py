@@ -1,11 +1,12 @@
 """The runtime's monitoring settings: how long container logs are kept, who is told of an alert (the action
-group's e-mail addresses and webhook), the p99 latency threshold, and a Grafana that may read the metrics."""
+group's e-mail addresses and webhook), the p99 latency threshold, how long the release watches the app after
+an update, and a Grafana that may read the metrics."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import StringConstraints, ValidationInfo, field_validator
 
 from infra.config import shapes as s
 from infra.config.keys import Json, Secret, Section, key
@@ -44,9 +45,26 @@ class MonitoringSettings(Section):
         ge=5,
         le=60_000,
     )
+    watch_minutes: int = key(
+        "watchMinutes",
+        None,
+        "how long the release watches the app's error ratio and p99 latency after each update before it "
+        "keeps it (the `release_watch` output)",
+        ge=1,
+        le=60,
+        validate_default=True,
+        default_doc="`10` in prod, else `3`",
+    )
     grafana_principal_id: s.Guid | None = key(
         "grafanaPrincipalId",
         None,
         "the managed identity of a Grafana (Azure Managed Grafana) that shows the dashboard: gets Monitoring "
         "Data Reader on the Azure Monitor workspace",
     )
+
+    @field_validator("watch_minutes", mode="before")
+    @classmethod
+    def _longer_in_prod(cls, value: Any, info: ValidationInfo) -> Any:
+        return (
+            value if value is not None else (10 if (info.context or {}).get("environment") == "prod" else 3)
+        )

@@ -7,7 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from infra.config import promotion
 from infra.config import shapes as s
+from infra.config.errors import keys
 from infra.config.keys import NAMESPACE, Json, Section, key, problem
 
 ENVIRONMENTS = ("dev", "test", "staging", "prod")
@@ -112,7 +114,31 @@ class DeployerSettings(Section):
 
 
 class RegistrySettings(Section):
-    sku: Literal["Basic", "Standard", "Premium"] = key("acrSku", "Basic", "registry SKU")
+    """The stack's own registry (kept by `pulumi destroy`, as the model store is), or, with shared_id, another
+    stack's: then this stack creates none, gives its nodes AcrPull there and runs only promoted images."""
+
+    sku: Literal["Basic", "Standard", "Premium"] = key(
+        "acrSku", "Basic", "registry SKU (own registry only; a shared registry's is its owner's)"
+    )
+    shared_id: s.RegistryId | None = key(
+        promotion.SHARED_REGISTRY_KEY,
+        None,
+        'pull from another stack\'s registry instead (see "One registry"); needs `promotedImage`',
+        default_doc="none: the stack creates its own registry",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_registry_keys_need_an_own_registry(cls, data: Any) -> Any:
+        """(Before the values are checked: whatever it is, it would do nothing.)"""
+        if isinstance(data, dict) and data.get(promotion.SHARED_REGISTRY_KEY) and "acrSku" in data:
+            raise problem(
+                "is set, so this stack creates no registry, but aiapp:acrSku only applies to a registry it "
+                "creates (the shared registry's SKU is the aiapp:acrSku of the stack that owns it)",
+                key=promotion.SHARED_REGISTRY_KEY,
+                fix=f"remove it: `pulumi config rm {NAMESPACE}:acrSku`",
+            )
+        return data
 
 
 StorageSku = Literal[
@@ -190,6 +216,8 @@ class ClusterSettings(Section):
 
 
 class ImageSettings(Section):
+    """The image the stack builds, or, with promoted, the one another stack built: then nothing is built."""
+
     repository: s.Repository = key("imageRepository", NAMESPACE, "repository in ACR")
     base_image: s.ImageRef | None = key(
         "baseImage",
@@ -197,6 +225,50 @@ class ImageSettings(Section):
         "`BASE_IMAGE` build arg",
         default_doc="the Dockerfile's pinned `debian:bookworm-slim`",
     )
+    promoted: Annotated[promotion.Promotion | None, s.Shape(promotion.TEXT, promotion.EXAMPLE)] = key(
+        promotion.KEY,
+        None,
+        "run exactly this image: no build, no model fetch; the Deployment, its pod labels and the outputs "
+        'take image, model and commit from it (see "Promotion"); `modelVersion`, `modelSource` and '
+        "`baseImage` may not be set beside it",
+        validate_default=True,
+        default_doc="none: the stack builds its image",
+    )
+
+    @field_validator("promoted", mode="before")
+    @classmethod
+    def _promotion(cls, value: Any, info: ValidationInfo) -> promotion.Promotion | None:
+        """The object, its registry against aiapp:sharedRegistryId, and the keys beside it: every problem
+        in one line, each with its fix."""
+        configured = (info.context or {}).get("configured", {})
+        shared = configured.get(promotion.SHARED_REGISTRY_KEY)
+        if value in (None, ""):
+            if shared:
+                raise problem(
+                    f"is required with aiapp:{promotion.SHARED_REGISTRY_KEY}: a stack pulling from another "
+                    "stack's registry builds nothing (it may not push there) and runs only what that stack "
+                    "built and tested",
+                    example=promotion.EXAMPLE,
+                )
+            return None
+        promoted, found = promotion.read(value)
+        if promoted is not None:
+            found += promotion.registry_problems(promoted, shared)
+        fixes = (
+            [f"set it with `pulumi config set {NAMESPACE}:{promotion.KEY} {promotion.EXAMPLE}`"]
+            if found
+            else []
+        )
+        beside = [k for k in promotion.BUILD_KEYS if configured.get(k) not in (None, "")]
+        if beside:
+            found.append(
+                f"{keys(beside)} may not be set beside it: the promoted image holds its model and base image"
+            )
+            commands = ", ".join(f"`pulumi config rm {NAMESPACE}:{k}`" for k in beside)
+            fixes.append(f"remove {'them' if len(beside) > 1 else 'it'}: {commands}")
+        if found:
+            raise problem("; ".join(found), fix="; ".join(fixes))
+        return promoted
 
 
 def _millicores(cpu: str) -> float:

@@ -50,13 +50,14 @@ BlobStoreUrl = shaped(
 )
 Location = shaped(r"^[a-z][a-z0-9]{2,30}$", "an Azure region name such as westeurope")
 NamePrefix = shaped(r"^[a-z][a-z0-9]{1,7}$", "2 to 8 lowercase letters or digits, starting with a letter")
-ModelName = shaped(r"^[a-z0-9][a-z0-9_-]{0,62}$", "a model name (lowercase letters, digits, - and _)")
-ModelVersion = shaped(r"^(latest|0*[1-9][0-9]*)$", "'latest' or a positive whole number")
+MODEL_NAME_ = r"[a-z0-9][a-z0-9_-]{0,62}"
+PUBLISHED_VERSION_ = r"0*[1-9][0-9]*"  # a version the model store numbered (never 'latest')
+ModelName = shaped(rf"^{MODEL_NAME_}$", "a model name (lowercase letters, digits, - and _)")
+ModelVersion = shaped(rf"^(latest|{PUBLISHED_VERSION_})$", "'latest' or a positive whole number")
 KubernetesVersion = shaped(r"^1\.[0-9]{2}(\.[0-9]+)?$", "a Kubernetes version such as 1.33 or 1.33.3")
 VmSize = shaped(r"^Standard_[A-Za-z0-9_]+$", "an Azure VM size such as Standard_D2s_v5")
-Repository = shaped(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$", "a registry repository name (lowercase)"
-)
+REPOSITORY_ = r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+Repository = shaped(rf"^{REPOSITORY_}$", "a registry repository name (lowercase)")
 ImageRef = shaped(r"^[^\s]+$", "an image reference without spaces", "debian:bookworm-slim")
 KubernetesName = shaped(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "a Kubernetes namespace name")
 Cpu = shaped(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$", "a Kubernetes CPU quantity such as 250m or 1")
@@ -106,6 +107,14 @@ ArmId = shaped(
     f"{ARM_EXAMPLE}/Microsoft.Storage/storageAccounts/<name>",
 )
 DNS_NAME_ = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
+# An Azure container registry: 5-50 letters and digits (Azure's rule), by its resource id.
+REGISTRY_NAME_ = r"[a-zA-Z0-9]{5,50}"
+REGISTRY_ID = rf"^{ARM_}/Microsoft\.ContainerRegistry/registries/(?P<name>{REGISTRY_NAME_})$"
+RegistryId = shaped(
+    REGISTRY_ID,
+    "a container registry's resource id (the registry_id output of the stack that owns it)",
+    "$(pulumi stack output registry_id --stack dev)",
+)
 DNS_ZONE_ID = rf"^{ARM_}/Microsoft\.Network/dnsZones/(?P<zone>{DNS_NAME_})$"
 DnsZoneId = shaped(
     DNS_ZONE_ID,

@@ -84,6 +84,13 @@ def deploy_role_grants(args: PipelinesArgs) -> list[RoleGrant]:
                 scope,
                 "pulumi up applies the Kubernetes workload; local accounts are off, so access is Entra RBAC",
             ),
+            RoleGrant(
+                f"metrics-reader-{where}",
+                azure_ids.MONITORING_DATA_READER,
+                scope,
+                "the release's SLO watch queries the app's metrics through the Azure Monitor workspace's "
+                "Prometheus API (release_watch), from the first night on",
+            ),
         ]
     for zone in args.devops.dns_zone_ids:  # a custom domain's zone outside the deploy scopes
         where = _scope_key(zone)

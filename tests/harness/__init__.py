@@ -41,19 +41,21 @@ any resource was declared).
 in a fresh mock stack; if it returns a mapping, its values resolve into `.outputs` like stack exports. A
 component that reaches the outside world is given one by `build` (e.g. a `RecordingOutside`).
 
-StackRun: `.resources` (list of frozen `Recorded`), `.outputs`, `.secret_outputs`, `.unknown_outputs`,
-`.calls`, `.call_providers` (the provider urn of each call, "" for the default), `.workdir`, `.outside` and
-what the program asked of it: `.token_scopes` (Entra scopes), `.acr_exchanges`, `.registry_checks` (what the
-registry grants, asked before `docker login`), `.docker_logins`, `.cluster_reviews` (access reviews asked of
-the cluster before its Provider is used), `.store_urls`; `.of_type(token)`, `.one(token, name=None)`,
-`.by_urn(urn)`, `.children(rec)`, `.parent_of(rec)`. Recorded: type, name, urn, id, inputs, outputs, parent
-(urn or None), custom, protect, provider (urn or None), dependencies, ignore_changes, delete_before_replace,
-additional_secret_outputs, replace_on_changes, retain_on_delete, secret_inputs (top-level input names that
-hold a secret).
+StackRun: `.resources` (list of frozen `Recorded`), `.reads` (existing resources the program read by id,
+`Resource.get`, as `Recorded` with their outputs; the engine manages none of them), `.outputs`,
+`.secret_outputs`, `.unknown_outputs`, `.calls`, `.call_providers` (the provider urn of each call, "" for the
+default), `.workdir`, `.outside` and what the program asked of it: `.token_scopes` (Entra scopes),
+`.acr_exchanges`, `.registry_checks` (what the registry grants, asked before `docker login`),
+`.docker_logins`, `.cluster_reviews` (access reviews asked of the cluster before its Provider is used),
+`.store_urls`; `.of_type(token)`, `.one(token, name=None)`, `.by_urn(urn)`, `.children(rec)`,
+`.parent_of(rec)`. Recorded: type, name, urn, id, inputs, outputs, parent (urn or None), custom, protect,
+provider (urn or None), dependencies, ignore_changes, delete_before_replace, additional_secret_outputs,
+replace_on_changes, retain_on_delete, secret_inputs (top-level input names that hold a secret).
 
 What is faked, and nothing else: the engine (Pulumi's mock monitor, with outputs shaped like the providers'
 for the types the program declares, tests/harness/mocks.py: ids, loginServer, primaryEndpoints, kubelet
-identity, OIDC issuer URL, fqdn, repoDigest, the Service's load-balancer IP; Azure DevOps' numeric definition,
+identity, OIDC issuer URL, fqdn, repoDigest, the Service's load-balancer IP; a registry read by its id
+gets that id, its name and `<name>.azurecr.io`, known in a preview too; Azure DevOps' numeric definition,
 group and environment ids, service connections' federation issuer and subject, managed identities' client and
 principal ids), the invokes (getClientConfig: TENANT_ID, SUBSCRIPTION_ID, CLIENT_OBJECT_ID and CLIENT_ID, the
 Azure CLI's app, so the deployer is a User; getClientToken; listManagedClusterUserCredentials: a kubelogin

@@ -75,6 +75,9 @@ def _resource_group(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
 
 
 def _registry(_: AzureMocks, args: MockResourceArgs) -> dict[str, Any]:
+    if args.resource_id:  # an existing registry, read by its id: name and group from the id
+        name = args.resource_id.rsplit("/", 1)[-1]
+        return {"id": args.resource_id, "name": name, "loginServer": f"{name.lower()}.azurecr.io"}
     name = _auto_name(args, "registryName")
     return {
         "id": f"{_rg_id(_rg(args))}/providers/Microsoft.ContainerRegistry/registries/{name}",
@@ -458,8 +461,9 @@ class AzureMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         computed = self._computed(args)
         # Under preview a new resource's computed outputs are unknown, as in a real `pulumi preview`; an
-        # existing one's are known (from the state).
-        new_in_preview = self.run.preview and not self.run.existing_stack
+        # existing one's are known (from the state), and so are a read's (`Resource.get` reads in a preview
+        # too).
+        new_in_preview = self.run.preview and not self.run.existing_stack and not args.resource_id
         state = dict(args.inputs) if new_in_preview else {**args.inputs, **computed}
         resource_id = str(computed.get("id") or f"{args.name}-id")
         state.pop("id", None)

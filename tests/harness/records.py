@@ -40,6 +40,7 @@ class StackRun:
     workdir: Path
     outside: RecordingOutside  # what the program reached outside the engine
     resources: list[Recorded] = field(default_factory=list)
+    reads: list[Recorded] = field(default_factory=list)  # existing resources read by id (`Resource.get`)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: frozenset[str] = frozenset()
     unknown_outputs: frozenset[str] = frozenset()

@@ -122,6 +122,7 @@ def _execute(
             )
         finally:
             run.resources = list(monitor.recorded)
+            run.reads = list(monitor.reads)
         run.outputs = {k: e.value for k, e in exports.items() if e.known}
         run.secret_outputs = frozenset(k for k, e in exports.items() if e.secret)
         run.unknown_outputs = frozenset(k for k, e in exports.items() if not e.known)

@@ -35,6 +35,7 @@ SEAMS: dict[str, str] = {
     "pulumi.runtime.stack.run_pulumi_func": "runs a program body and waits for every registration it made",
     "pulumi.runtime.sync_await._sync_await": "drives that coroutine on the SDK's own event loop",
     "pulumi.runtime.mocks.MockMonitor.RegisterResource": "overridden to record each registration's options",
+    "pulumi.runtime.mocks.MockMonitor.ReadResource": "overridden to record each read of an existing resource",
 }
 
 
@@ -62,11 +63,40 @@ def unwrap_secrets(value: Any) -> tuple[Any, bool]:
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The stock mock monitor, plus a record of each registration with its parent and options."""
+    """The stock mock monitor, plus a record of each registration with its parent and options, and of each
+    read of an existing resource (`<Resource>.get`: the engine manages nothing of it)."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
+        self.reads: list[Recorded] = []
+
+    def ReadResource(self, request):  # the engine protocol's name
+        response = super().ReadResource(request)
+        registration = self.get_registered_resources()[response.urn]
+        outputs, _ = unwrap_secrets(dict(registration.state))
+        self.reads.append(
+            Recorded(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                id=request.id,
+                inputs={},
+                outputs=outputs,
+                parent=request.parent or None,
+                custom=True,
+                protect=False,
+                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+                dependencies=tuple(request.dependencies),
+                ignore_changes=(),
+                delete_before_replace=False,
+                additional_secret_outputs=tuple(request.additionalSecretOutputs),
+                replace_on_changes=(),
+                retain_on_delete=False,
+                secret_inputs=frozenset(),
+            )
+        )
+        return response
 
     def RegisterResource(self, request):  # the engine protocol's name
         response = super().RegisterResource(request)

@@ -4,11 +4,11 @@ The release runs `pulumi up` of dev and prod as the deploy identity, whose Role 
 Administrator assignment carries a condition listing the roles it may assign (infra/pipelines/grants.py). A
 role assignment the runtime declares outside that list fails only there, as a 403 in the night. This test runs
 the real program under Pulumi's mocks: dev and prod as configured with every feature that assigns a role
-switched on, prod reading a shared store, and both cicd variants; it reads the condition off the deploy
-identity's declared assignment and fails for any role outside it. The Azure DevOps side's own grants are made
-by the person who applies the cicd stack (never by the release) and are left out. A guard makes sure every
-place in infra/ that declares a role assignment produced one here, so a role added behind a new setting must
-be switched on below before this test passes.
+switched on, prod reading a shared store, prod pulling from a shared registry, and both cicd variants; it
+reads the condition off the deploy identity's declared assignment and fails for any role outside it. The Azure
+DevOps side's own grants are made by the person who applies the cicd stack (never by the release) and are left
+out. A guard makes sure every place in infra/ that declares a role assignment produced one here, so a role
+added behind a new setting must be switched on below before this test passes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from infra.azure_ids import ACR_PULL, RBAC_ADMINISTRATOR
 from model.store import FileStore
 from tests.harness import REPO_ROOT, Recorded, StackRun, run_program
 from tests.harness.devops import PROGRAM_VARIANTS, ROLE_ASSIGNMENT, run_program_with_pipelines
+from tests.infra.test_promotion import SHARED_REGISTRY_ID, promoted_config
 
 GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 PIPELINES = "aiapp:infra:Pipelines"
@@ -47,6 +48,12 @@ def runs(reference_store: FileStore) -> dict[str, StackRun]:
         "prod": run_program(EVERY_FEATURE, stack="prod", model_store=url),
         "prod-shared-store": run_program(
             {**EVERY_FEATURE, **STORE_OWNER_ONLY, "aiapp:modelStoreUrl": SHARED_STORE},
+            stack="prod",
+            model_store=url,
+        ),
+        # dev's registry and an image dev built: AcrPull for prod's kubelet there, nothing pushed.
+        "prod-shared-registry": run_program(
+            {**EVERY_FEATURE, **STORE_OWNER_ONLY, "aiapp:modelStoreUrl": SHARED_STORE, **promoted_config()},
             stack="prod",
             model_store=url,
         ),
@@ -106,6 +113,16 @@ def test_every_role_a_stack_assigns_is_one_the_deploy_identity_may_assign(runs: 
         "the cicd stack"
     )
     assert len(runtime_assignments(runs)) >= 15
+
+
+def test_the_shared_registry_run_pulls_from_dev_s_registry(runs: dict[str, StackRun]) -> None:
+    """The run above is what it says: its only AcrPull is on the shared registry."""
+    pulls = [
+        a
+        for _, a in runtime_assignments({"shared": runs["prod-shared-registry"]})
+        if a.name.endswith("acrpull")
+    ]
+    assert [a.inputs["scope"] for a in pulls] == [SHARED_REGISTRY_ID]
 
 
 def test_a_role_missing_from_the_condition_is_named(runs: dict[str, StackRun]) -> None:

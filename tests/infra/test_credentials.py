@@ -63,7 +63,7 @@ def test_a_preview_of_an_existing_stack_gives_the_provider_a_kubeconfig_without_
 
 def test_a_preview_of_an_existing_stack_declares_no_secret_input(existing_preview: StackRun) -> None:
     run = existing_preview
-    assert len(run.resources) == 49  # every resource was looked at
+    assert len(run.resources) == 50  # every resource was looked at
     assert {r.name: r.secret_inputs for r in run.resources if r.secret_inputs} == {}
     recorded = everything_recorded(run)
     assert not [marker for marker in TOKEN_MARKERS if marker in recorded]

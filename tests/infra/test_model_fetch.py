@@ -94,7 +94,7 @@ def test_component_level_run_component_works_for_other_helpers() -> None:
     def build() -> dict:
         stack = StackSettings(stack="dev", environment="dev", owner="team")
         azure = AzureContext("sub", "tenant", Principal("someone", "User"))
-        registry = Registry("acr", RegistryArgs("rg", stack, RegistrySettings(sku="Premium"), azure))
+        registry = Registry("acr", RegistryArgs(stack, RegistrySettings(sku="Premium"), azure))
         return {"login_server": registry.login_server}
 
     run = harness.run_component(build)

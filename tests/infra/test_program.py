@@ -103,7 +103,7 @@ def test_the_program_declares_each_component_and_resource_once(stack_run: StackR
     for r in stack_run.resources:
         counts[r.type] = counts.get(r.type, 0) + 1
     assert counts == {
-        "azure-native:resources:ResourceGroup": 2,  # the runtime's, and the model store's own
+        "azure-native:resources:ResourceGroup": 3,  # the runtime's, the model store's and the registry's
         "aiapp:infra:ModelStore": 1,
         "aiapp:infra:Registry": 1,
         "aiapp:infra:Cluster": 1,
@@ -177,6 +177,7 @@ def test_every_azure_resource_that_takes_tags_and_a_location_has_them(stack_run:
         "azure-native:operationalinsights:Workspace",
         "azure-native:resources:ResourceGroup",
         "azure-native:resources:ResourceGroup",
+        "azure-native:resources:ResourceGroup",
         "azure-native:storage:StorageAccount",
     ]
 
@@ -210,6 +211,21 @@ def test_registry_has_no_admin_user_and_the_stack_sku(stack_run: StackRun) -> No
     assert acr.inputs["sku"] == {"name": expected(stack_run)["acr_sku"]}
 
 
+def test_registry_lives_in_a_protected_group_of_its_own(stack_run: StackRun) -> None:
+    """Kept by `pulumi destroy` as the model store is: another stack may pull its images
+    (aiapp:sharedRegistryId)."""
+    group = stack_run.one("azure-native:resources:ResourceGroup", f"aiapp-{stack_run.stack}-acr-rg")
+    acr = stack_run.one("azure-native:containerregistry:Registry")
+    assert (group.protect, acr.protect) == (True, True)
+    assert acr.inputs["resourceGroupName"] == group.outputs["name"]
+    assert stack_run.parent_of(group).type == "aiapp:infra:Registry"
+    # Nothing else in the registry's group.
+    assert [
+        r.name for r in stack_run.resources if r.inputs.get("resourceGroupName") == group.outputs["name"]
+    ] == [acr.name]
+    assert stack_run.reads == []  # the stack's own registry: nothing is read
+
+
 def test_the_deploying_identity_may_push(stack_run: StackRun) -> None:
     acr = stack_run.one("azure-native:containerregistry:Registry")
     (push,) = role_assignments(stack_run, ACR_PUSH)
@@ -225,7 +241,7 @@ def test_the_deploying_identity_may_push(stack_run: StackRun) -> None:
 def test_model_store_lives_in_a_protected_group_of_its_own(stack_run: StackRun) -> None:
     groups = {r.name: r for r in stack_run.of_type("azure-native:resources:ResourceGroup")}
     env = stack_run.stack
-    assert set(groups) == {f"aiapp-{env}-rg", f"aiapp-{env}-models-rg"}
+    assert set(groups) == {f"aiapp-{env}-rg", f"aiapp-{env}-models-rg", f"aiapp-{env}-acr-rg"}
     models_group = groups[f"aiapp-{env}-models-rg"]
     assert models_group.protect is True and groups[f"aiapp-{env}-rg"].protect is False
     for kind in ("StorageAccount", "BlobServiceProperties", "BlobContainer"):
@@ -664,6 +680,10 @@ def test_stack_outputs_are_exactly_the_listed_ones_and_resolved(stack_run: Stack
         "app_version",
         "prometheus_query_endpoint",
         "logs_workspace_id",
+        "model_name",
+        "promotion",
+        "release_watch",
+        "registry_id",
     }
     assert stack_run.unknown_outputs == frozenset()
     assert stack_run.secret_outputs == frozenset({"kubeconfig"})
@@ -686,7 +706,12 @@ def test_stack_output_values(stack_run: StackRun) -> None:
     )
     assert out["image"] == stack_run.one("docker:index/image:Image").outputs["repoDigest"]
     assert out["image"].startswith(f"{out['acr_login_server']}/aiapp@sha256:")
-    assert (out["model_version"], out["model_sha256"]) == (manifest.version, manifest.sha256)
+    assert (out["model_name"], out["model_version"], out["model_sha256"]) == (
+        manifest.name,
+        manifest.version,
+        manifest.sha256,
+    )
+    assert out["registry_id"] == stack_run.one("azure-native:containerregistry:Registry").id
     assert (
         out["cluster_name"] == stack_run.one("azure-native:containerservice:ManagedCluster").outputs["name"]
     )
@@ -717,12 +742,14 @@ def test_admin_credentials_are_never_listed(stack_run: StackRun) -> None:
 
 def test_a_preview_of_a_new_stack_declares_everything_and_fetches_nothing(store_url: str) -> None:
     run = harness.run_program(stack="prod", preview=True, model_store=store_url)
-    assert len(run.resources) == 49
+    assert len(run.resources) == 50
     # Computed values are unknown in a preview of a new stack: the fetch (it needs the store's URL) and the
     # push login never run, nothing is written, and the outputs that depend on them stay unknown.
     assert run.store_urls == [] and run.acr_exchanges == []
     assert not (run.workdir / "build").exists()
-    assert {"image", "model_version", "model_sha256", "model_store_url", "kubeconfig"} <= run.unknown_outputs
+    assert {"image", "model_version", "model_sha256", "model_store_url", "kubeconfig", "promotion"} <= (
+        run.unknown_outputs
+    )
     # Known without any computed value: the URL, from the config and the subscription.
     assert re.fullmatch(
         r"https://aiapp-prod-[0-9a-f]{6}\.westeurope\.cloudapp\.azure\.com", run.outputs["app_url"]

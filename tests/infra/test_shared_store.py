@@ -39,7 +39,10 @@ def test_a_stack_reading_a_shared_store_creates_no_store_and_grants_nothing_on_i
     types = {r.type for r in prod_shared.resources}
     assert "aiapp:infra:ModelStore" not in types
     assert not [t for t in types if t.startswith("azure-native:storage:")]
-    assert [g.name for g in prod_shared.of_type("azure-native:resources:ResourceGroup")] == ["aiapp-prod-rg"]
+    assert [g.name for g in prod_shared.of_type("azure-native:resources:ResourceGroup")] == [
+        "aiapp-prod-rg",
+        "aiapp-prod-acr-rg",  # the registry's own
+    ]
     roles = [
         a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         for a in prod_shared.of_type("azure-native:authorization:RoleAssignment")

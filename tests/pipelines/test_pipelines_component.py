@@ -16,6 +16,7 @@ from infra.azure_ids import (
     CONTRIBUTOR,
     DNS_ZONE_CONTRIBUTOR,
     KEY_VAULT_CRYPTO_USER,
+    MONITORING_DATA_READER,
     RBAC_ADMINISTRATOR,
     READER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
@@ -323,7 +324,14 @@ def test_the_preview_identity_has_no_write_role(run: StackRun) -> None:
 
 def test_the_deploy_identity_has_exactly_the_roles_pulumi_up_needs(run: StackRun) -> None:
     deploy = identity_of(run, connection(run, DEPLOY_CONNECTION))
-    per_scope = {CONTRIBUTOR, RBAC_ADMINISTRATOR, ACR_PUSH, AKS_RBAC_CLUSTER_ADMIN, STORAGE_BLOB_DATA_READER}
+    per_scope = {
+        CONTRIBUTOR,
+        RBAC_ADMINISTRATOR,
+        ACR_PUSH,
+        AKS_RBAC_CLUSTER_ADMIN,
+        STORAGE_BLOB_DATA_READER,
+        MONITORING_DATA_READER,  # the release's SLO watch reads the workspaces' Prometheus API
+    }
     expected = {(role, scope) for role in per_scope for scope in (DEV_SCOPE, PROD_SCOPE)} | {
         (STORAGE_BLOB_DATA_CONTRIBUTOR, STATE_CONTAINER_ID),
         (KEY_VAULT_CRYPTO_USER, STATE_KEY_ID),

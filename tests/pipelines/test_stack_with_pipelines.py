@@ -59,12 +59,16 @@ RUNTIME_OUTPUTS = {
     "image",
     "app_commit",
     "app_version",
+    "model_name",
     "model_version",
     "model_sha256",
     "cluster_name",
     "kubeconfig",
     "prometheus_query_endpoint",
     "logs_workspace_id",
+    "registry_id",
+    "promotion",  # the release's contract (tests/infra/test_promotion.py)
+    "release_watch",
 }
 REPOS_AZBLOB, GITHUB_CLOUD = PROGRAM_VARIANTS
 

@@ -16,8 +16,9 @@ import pytest
 from model.store import FileStore
 from policy.rules import azure, devops, edge, kubernetes
 from policy.rules.tags import takes_tags
-from tests.harness import StackRun
+from tests.harness import StackRun, run_program
 from tests.harness.devops import PROGRAM_VARIANTS, ProgramVariant, run_program_with_pipelines
+from tests.infra.test_promotion import PROMOTED, promoted_config
 
 from .engine import PackServer
 
@@ -117,3 +118,17 @@ def test_every_resource_of_the_stack_with_pipelines_passes_every_policy(
     variant, stack = with_pipelines
     found = findings(stack, pack) + stack_findings(stack, pack)
     assert not found, f"{variant.name} stack violates the policy pack:\n" + "\n".join(found)
+
+
+# ------------------------------------------------------------------------------------ a promoted image
+
+
+def test_prod_running_a_promoted_image_from_a_shared_registry_passes_every_policy(
+    pack: PackServer, reference_store: FileStore
+) -> None:
+    """What the release deploys to prod: dev's digest from dev's registry; nothing built, no registry."""
+    stack = run_program(promoted_config(), stack="prod", model_store=reference_store.url)
+    (deployment,) = [r for r in stack.resources if r.type == kubernetes.DEPLOYMENT]
+    assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == PROMOTED["image"]
+    found = findings(stack, pack) + stack_findings(stack, pack)
+    assert not found, "prod with a promoted image violates the policy pack:\n" + "\n".join(found)
