@@ -27,5 +27,4 @@ exec python "$(dirname "$0")/../smoke_test.py" \
   --expect-model-version "$MODEL_VERSION" \
   --require-commit \
   --stack "$(cat "$work/stack")" \
-  --previous-model-version "$(cat "$work/previous-model-version")" \
   --timeout "${SMOKE_TIMEOUT:-300}"
