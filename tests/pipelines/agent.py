@@ -26,6 +26,7 @@ COMMIT = "89abcdef0123456789abcdef0123456789abcdef"
 SUBSCRIPTION = "11111111-2222-4333-8444-555555555555"
 AZBLOB_BACKEND = "azblob://pulumi?storage_account=aiappstate"
 CLOUD_BACKEND = "https://api.pulumi.com"
+FAKE_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.stand-in.token"  # what the stand-in az hands out
 
 # What the self-managed backend prints when `pulumi up` meets a lock left behind (pulumi/pulumi,
 # pkg/backend/diy/lock.go: checkForLock, with the CLI's "error: " prefix); the lock file is
@@ -65,11 +66,14 @@ elif tool_args[0] == "up":
 """
 
 # FAKE_AZ_FAIL: a word; a call whose arguments contain it fails, as `az` does without a valid login.
+# `account get-access-token ... --query accessToken -o tsv` prints FAKE_AZ_TOKEN, the step's login's token.
 _FAKE_AZ = """
 fail = os.environ.get("FAKE_AZ_FAIL")
 if fail and fail in tool_args:
     sys.stderr.write("ERROR: AADSTS700024: Client assertion is not within its valid time range.\\n")
     sys.exit(1)
+if tool_args[:2] == ["account", "get-access-token"] and "accessToken" in tool_args:
+    print(os.environ["FAKE_AZ_TOKEN"])
 """
 
 _PRELUDE = """#!{python}
@@ -124,6 +128,17 @@ class Agent:
             check=False,
         )
 
+    def start(self, script: str, *args: str) -> subprocess.Popen[str]:
+        """The script running in the background (its output: communicate())."""
+        return subprocess.Popen(
+            ["bash", str(SCRIPTS / script), *args],
+            cwd=PIPELINES_DIR.parent,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
 
 def make_agent(tmp_path: Path) -> Agent:
     bin_dir = tmp_path / "bin"
@@ -141,6 +156,7 @@ def make_agent(tmp_path: Path) -> Agent:
         "FAKE_TOOL_LOG": str(tmp_path / "tools.log"),
         "FAKE_PULUMI_OUTPUTS": str(outputs),
         "FAKE_PULUMI_PREVIOUS": "1",
+        "FAKE_AZ_TOKEN": FAKE_TOKEN,
         # what AzureCLI@2 sets for every script (Tasks/AzureCLIV2/azureclitask.ts: loginAzureRM)
         "AZURE_CONFIG_DIR": str(tmp_path / ".azclitask-x1y2z3"),
         "AZURESUBSCRIPTION_CLIENT_ID": "c1c1c1c1-1111-4222-8333-444444444444",
