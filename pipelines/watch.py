@@ -58,6 +58,7 @@ LATENCY_BUCKETS = f"http_request_duration_seconds_bucket{{{USER_ROUTES}}}"
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Tokens, the queries and the process itself, on top of the window and the two ingestion waits.
 OVERHEAD_SECONDS = 30.0
+DEFAULT_INGESTION_TIMEOUT = 180.0  # the most the watch waits for a sample to be ingested, at each end
 
 
 class UsageError(Exception):
@@ -453,7 +454,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-seconds", type=float, help="instead of release_watch.minutes")
     parser.add_argument("--scrape-interval", type=float, default=30.0, help="seconds between scrapes (30)")
     parser.add_argument(
-        "--ingestion-timeout", type=float, default=180.0, help="seconds to wait for a sample to arrive (180)"
+        "--ingestion-timeout",
+        type=float,
+        default=DEFAULT_INGESTION_TIMEOUT,
+        help=f"seconds to wait for a sample to arrive ({DEFAULT_INGESTION_TIMEOUT:g})",
     )
     parser.add_argument("--rate", type=float, default=2.0, help="own predictions a second (2)")
     parser.add_argument(

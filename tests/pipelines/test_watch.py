@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 from model.manifest import Manifest
 from tests.conftest import LiveApp, free_port, serve_app, stop_process
 from tests.monitoring.prometheus import Prometheus, run_prometheus
-from tests.pipelines.agent import COMMIT, FAKE_TOKEN, Agent
+from tests.pipelines.agent import COMMIT, FAKE_TOKEN, Agent, promotion_object, stack_outputs
 
 WINDOW_SECONDS = 6
 # Seconds, not minutes; a budget of 2 minutes holds the window and two ingestion waits of 20 s.
@@ -37,32 +37,17 @@ FAST = (
     "10",
 )
 BUDGET_MINUTES = "2"
-IMAGE = "aiappdev.azurecr.io/aiapp@sha256:" + "c" * 64
 
 
 def outputs_of(app_url: str, query_endpoint: str, manifest: Manifest, **release_watch: float) -> dict:
-    """A runtime stack's outputs, as `pulumi stack output --json` prints them (the program's contract)."""
-    return {
-        "app_url": app_url,
-        "acme_server": "production",
-        "acr_login_server": "aiappdev.azurecr.io",
-        "image": IMAGE,
-        "model_name": manifest.name,
-        "model_version": manifest.version,
-        "model_sha256": manifest.sha256,
-        "app_commit": COMMIT,
-        "app_version": "dev",
-        "prometheus_query_endpoint": query_endpoint,
-        "promotion": {
-            "image": IMAGE,
-            "modelName": manifest.name,
-            "modelVersion": manifest.version,
-            "modelSha256": manifest.sha256,
-            "commit": COMMIT,
-            "appVersion": "dev",
-        },
-        "release_watch": {"minutes": 3, "latencyP99Ms": 500, "maxErrorRatio": 0.01} | release_watch,
-    }
+    """The stack's outputs when it serves the real app (built from COMMIT, the reference model)."""
+    build = promotion_object("c", model_version=manifest.version, model_sha256=manifest.sha256)
+    return stack_outputs(
+        build,
+        app_url,
+        prometheus_query_endpoint=query_endpoint,
+        release_watch={"minutes": 3, "latencyP99Ms": 500, "maxErrorRatio": 0.01} | release_watch,
+    )
 
 
 def prepare(agent: Agent, outputs: dict) -> Path:
