@@ -41,6 +41,7 @@ from urllib.parse import quote
 import requests
 
 from pipelines.promotion import Promotion, PromotionError
+from pipelines.stack_lock import CLOUD_LOCKED, DIY_LOCKED
 
 SMOKE_TEST = Path(__file__).resolve().parent / "smoke_test.py"
 HAND_ROLLBACK = 'README, "Azure DevOps: CI on every change, release every night" > "Rolling back by hand"'
@@ -87,6 +88,13 @@ def what_failed(work: Path, stack: str, environment: str) -> Failure:
         )
     if not (work / "deploy.passed").exists():
         error = _last_error(work / "up.log")
+        log = (work / "up.log").read_text(errors="replace") if (work / "up.log").exists() else ""
+        if DIY_LOCKED in log or CLOUD_LOCKED in log:  # the update never began: another one holds the stack
+            return Failure(
+                f"pulumi up of {stack} could not begin: the stack is locked",
+                "the lock's holder and the commands that clear it, above (scripts/deploy.sh, stack_lock.py)",
+                changed=False,
+            )
         ran = (
             "did not finish"
             if not (work / "outputs.json").exists()

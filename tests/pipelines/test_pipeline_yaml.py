@@ -262,6 +262,8 @@ def test_every_script_and_make_target_the_pipelines_call_exists() -> None:
     for script in (PIPELINES_DIR / "scripts").glob("*.sh"):
         for target in re.findall(r"\$\(dirname \"\$0\"\)/(\.\./)?([\w.]+\.(?:py|sh))", script.read_text()):
             assert (script.parent / "".join(target)).is_file(), f"{script.name} calls a missing {target[1]}"
+        for module in re.findall(r"python -m pipelines\.(\w+)", script.read_text()):
+            assert (PIPELINES_DIR / f"{module}.py").is_file(), f"{script.name} runs a missing {module}"
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{script.name}: {result.stderr}"
     makefile = (REPO / "Makefile").read_text()

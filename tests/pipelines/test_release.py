@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 
 from model.manifest import Manifest
 from tests.conftest import LiveApp, free_port, serve_app
-from tests.pipelines.agent import COMMIT, Agent, promotion_object, stack_outputs
+from tests.pipelines.agent import COMMIT, DIY_LOCK_ERROR, Agent, promotion_object, stack_outputs
 
 PROD_REGISTRY = "aiappprod.azurecr.io"
 UP_ERROR = (
@@ -325,6 +325,21 @@ def test_a_rollback_whose_update_fails_says_nothing_was_restored(
         "Nothing was restored: the rollback's pulumi up failed (exit 255): error: 403 Forbidden." in message
     )
     assert "roll it back by hand" in message
+
+
+def test_an_update_that_met_a_locked_stack_changed_nothing_and_is_not_rolled_back(
+    agent: Agent, previous: dict[str, str], webhook: HTTPServer
+) -> None:
+    work = tonight(agent, stack_outputs(previous), {"error": DIY_LOCK_ERROR})
+    assert agent.run("deploy.sh", "dev", str(work)).returncode == 255
+    since = len(agent.calls)
+    rolled = agent.run("rollback.sh", "dev", str(work))
+    assert rolled.returncode == 1
+    assert [args for args in commands(agent, since) if args[0] in ("up", "config")] == []
+    message = the_one_message(rolled)
+    assert "failed on stack dev: pulumi up of dev could not begin: the stack is locked." in message
+    assert "Stack dev was not changed, so nothing was rolled back." in message
+    assert "the commands that clear it, above" in message and "by hand" not in message
 
 
 def test_a_job_that_failed_before_the_update_changes_nothing(agent: Agent, webhook: HTTPServer) -> None:
