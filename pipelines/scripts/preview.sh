@@ -26,8 +26,9 @@ if [ "$environment" = prod ]; then
   if [ -n "$promoted" ]; then
     echo "Previewed with what $stack runs now, its promotion output, as aiapp:promotedImage: $promoted" |
       tee "$out"
-    # `--config` writes into this checkout's stack file, where the program refuses the two keys side by side:
-    # remove the other first, as the release does (deploy.sh says where Pulumi does both).
+    # `--config` writes into this checkout's stack file (pulumi/pulumi, pkg/cmd/pulumi/operations/preview.go:
+    # "Save any config values passed via flags"), where the program refuses the two keys side by side: remove
+    # the other first, as the release does (deploy.sh).
     pulumi config rm "$MODEL_VERSION_CONFIG_KEY" --stack "$stack"
     config=(--config "$PROMOTED_IMAGE_CONFIG_KEY=$promoted")
   else
