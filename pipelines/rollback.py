@@ -61,7 +61,7 @@ class Outcome:
     verified: bool = False  # and its smoke test passed
 
 
-def _first_line(path: Path) -> str | None:
+def _last_line(path: Path) -> str | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
@@ -107,14 +107,14 @@ def what_failed(work: Path, stack: str, environment: str) -> Failure:
             changed=True,
         )
     if not (work / "smoke.passed").exists():
-        verdict = _first_line(work / "smoke.verdict") or "it did not finish within its time"
+        verdict = _last_line(work / "smoke.verdict") or "it did not finish within its time"
         return Failure(
             f"the smoke test of {stack} failed: {verdict}",
             "the smoke test's output above: what /readyz, /version or /v1/predict answered",
             changed=True,
         )
     if not (work / "watch.passed").exists():
-        verdict = _first_line(work / "watch.verdict") or "it did not finish within its time"
+        verdict = _last_line(work / "watch.verdict") or "it did not finish within its time"
         return Failure(
             f"the SLO watch of {stack} failed: {verdict}",
             "the watch's figures above, and the failed build's logs (ContainerLogV2) and the dashboard for "
@@ -206,7 +206,7 @@ def restore(stack: str, work: Path, previous: Promotion | None) -> Outcome:
     ]
     status = _run(smoke)
     if status != 0:
-        verdict = _first_line(work / "rollback.verdict") or f"exit {status}"
+        verdict = _last_line(work / "rollback.verdict") or f"exit {status}"
         return Outcome(
             f"{previous.describe()} was redeployed, but its smoke test failed: {verdict}", previous
         )
@@ -271,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("work", type=Path, help="the deployment job's work dir")
     parser.add_argument("--cannot-restore", help="why this step cannot restore anything (its login failed)")
     args = parser.parse_args(argv)
-    stack = _first_line(args.work / "stack") or args.environment
+    stack = _last_line(args.work / "stack") or args.environment
     failure = what_failed(args.work, stack, args.environment)
     previous: Promotion | None = None
     if not failure.changed:
