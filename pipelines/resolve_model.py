@@ -3,7 +3,8 @@
 `latest` (or the version asked for) is looked up in the model store, downloaded and verified (sha256, size,
 ONNX signature: `model.registry.fetch`), so a missing or corrupt model stops the release before any stack
 changes. The resolved version is set as the Azure Pipelines output variable MODEL_VERSION (and MODEL_SHA256)
-of the step; the dev and prod stages pass it to `pulumi up --config aiapp:modelVersion=<version>`.
+of the step; the dev stage builds it (`pulumi up --config aiapp:modelVersion=<version>`), and prod runs the
+image dev built (scripts/deploy.sh).
 
     python pipelines/resolve_model.py --store https://<account>.blob.core.windows.net/models --version latest
 """

@@ -3,7 +3,9 @@
 Reads what the stack says it deployed from `pulumi stack output --json` (a file, or `-` for stdin):
   app_url        (required) the app's base URL
   model_version  (required) the model version the stack deployed
-  model_sha256, model_name, app_commit  (optional) checked against /version when present
+  model_sha256, model_name, app_commit, app_version  (optional) checked against /version when present
+  promotion      (optional) the object the stack serves (pipelines/promotion.py); with --expect-promotion it
+                 must be that object, whose model and commit /version must then report
   acme_server    (optional) `staging`: the certificate is from Let's Encrypt's staging CA, which no system
                  trusts; then --ca-bundle (or SMOKE_CA_BUNDLE) must name a PEM file with its roots
   (--require-commit: app_commit must be present and a full commit SHA, as the release's stacks export it)
@@ -15,62 +17,43 @@ Then, against the live app:
   1. waits for GET /readyz to answer 200;
   2. waits for GET /version to report that model (a rollout may still be draining old pods behind the load
      balancer), and the expected commit when one is given;
-  3. POSTs two real handwritten digits to /v1/predict and checks each answer: the right label, ten
-     probabilities that sum to 1, and the model version in the response.
+  3. POSTs two real handwritten digits (pipelines/digits.py) to /v1/predict and checks each answer: the right
+     label, ten probabilities that sum to 1, and the model version in the response.
 With sign-in on, 2 and 3 carry the token. The token is never printed.
-Any failure exits 1 with what was wrong and how to roll back; a bad invocation exits 2.
+Any failure exits 1 with what was wrong (the release then rolls the stack back: pipelines/rollback.py); a bad
+invocation exits 2. --verdict-file gets the last line, passed or failed, for the rollback's report.
 
 Standard library only: the release agent runs it without the project's dependencies (no scikit-learn).
 
     pulumi stack output --json --stack dev | python pipelines/smoke_test.py --outputs - \\
-        --expect-model-version 3 --stack dev --previous-model-version 2
+        --expect-model-version 3 --stack dev
+    python pipelines/smoke_test.py --outputs outputs.json --expect-promotion promoted.json --stack prod
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-# Two real 8x8 digits (values 0..16, one row of the image per line) from scikit-learn's bundled digits data
-# set, `load_digits()` rows 1290 and 1455, with their true labels. Both are in the reference model's held-out
-# test split; several retrained models and a plain logistic regression all give them > 0.99.
-DIGITS: tuple[tuple[int, tuple[int, ...]], ...] = (
-    (3, (
-         0,  4, 14, 16, 16, 15,  2,  0,
-         0, 12, 11,  2,  4, 16,  5,  0,
-         0,  2,  0,  1, 11, 12,  0,  0,
-         0,  0,  0, 15, 16,  3,  0,  0,
-         0,  0,  0,  4, 15, 10,  0,  0,
-         0,  0,  0,  0,  1, 14, 10,  0,
-         0,  1,  7,  0,  3, 14,  8,  0,
-         0,  4, 15, 16, 16, 11,  0,  0,
-    )),
-    (8, (
-         0,  0,  2, 11, 13,  5,  0,  0,
-         0,  0, 16, 10, 13, 16,  7,  0,
-         0,  0, 14, 10,  0, 10, 11,  0,
-         0,  0,  4, 14, 16, 13,  1,  0,
-         0,  0,  0, 11, 13, 12,  1,  0,
-         0,  0,  8, 10,  2, 14,  3,  0,
-         0,  0, 10, 10,  3, 15,  1,  0,
-         0,  0,  2, 15, 16,  6,  0,  0,
-    )),
-)  # fmt: skip
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script from the checkout: import the repo's `pipelines` package
+    sys.path.insert(0, str(REPO_ROOT))
 
-MODEL_VERSION_CONFIG_KEY = "aiapp:modelVersion"
+from pipelines.azcli import TokenError, access_token  # noqa: E402 (after the path set-up above)
+from pipelines.digits import DIGITS, PAYLOAD, answer_problems  # noqa: E402
+from pipelines.promotion import Promotion, PromotionError, served  # noqa: E402
+
 REQUEST_TIMEOUT_SECONDS = 10.0
 FULL_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -92,8 +75,21 @@ class Deployed:
     model_sha256: str | None = None
     model_name: str | None = None
     app_commit: str | None = None
+    app_version: str | None = None
     acme_server: str | None = None
     token_scope: str | None = None  # with sign-in on: the scope of an access token for the app
+    promotion: Promotion | None = None  # the object the stack serves, when it exports one
+
+    def expecting(self, promotion: Promotion) -> Deployed:
+        """What /version must report when the stack serves `promotion`: its model, commit and version."""
+        return replace(
+            self,
+            model_name=promotion.model_name,
+            model_version=promotion.model_version,
+            model_sha256=promotion.model_sha256,
+            app_commit=promotion.commit,
+            app_version=promotion.app_version,
+        )
 
 
 def read_outputs(text: str) -> Deployed:
@@ -120,14 +116,20 @@ def read_outputs(text: str) -> Deployed:
         value = outputs.get(key)
         return None if value in (None, "") else str(value)
 
+    try:
+        promotion = served(outputs)
+    except PromotionError as exc:
+        raise UsageError(str(exc)) from None
     return Deployed(
         app_url=app_url,
         model_version=str(outputs["model_version"]),
         model_sha256=optional("model_sha256"),
         model_name=optional("model_name"),
         app_commit=optional("app_commit"),
+        app_version=optional("app_version"),
         acme_server=optional("acme_server"),
         token_scope=optional("auth_token_scope"),
+        promotion=promotion,
     )
 
 
@@ -230,6 +232,8 @@ def version_problem(answer: Answer, expected: Deployed, expected_commit: str | N
     for commit in (expected.app_commit, expected_commit):
         if commit is not None and not same_commit(str(app.get("commit")), commit):
             problems.append(f"app commit {app.get('commit')!r}, expected {commit!r}")
+    if expected.app_version is not None and app.get("version") != expected.app_version:
+        problems.append(f"app version {app.get('version')!r}, expected {expected.app_version!r}")
     return "; ".join(problems) or None
 
 
@@ -261,45 +265,12 @@ def prediction_problems(answer: Answer, expected_version: str) -> list[str]:
     """Why the /v1/predict answer to DIGITS is wrong (an empty list when it is right)."""
     if answer.status != 200 or not isinstance(answer.body, dict):
         return [f"POST /v1/predict answered {_describe(answer)}"]
-    problems = []
-    model = answer.body.get("model") if isinstance(answer.body.get("model"), dict) else {}
-    if str(model.get("version")) != expected_version:
-        problems.append(
-            f"/v1/predict answered with model version {model.get('version')!r}, not {expected_version!r}"
-        )
-    predictions = answer.body.get("predictions")
-    if not isinstance(predictions, list) or len(predictions) != len(DIGITS):
-        return [*problems, f"/v1/predict returned {predictions!r}, not {len(DIGITS)} predictions"]
-    for index, ((label, _), prediction) in enumerate(zip(DIGITS, predictions, strict=True)):
-        problems += [f"digit #{index} (a {label}): {p}" for p in _one_prediction_problems(label, prediction)]
-    return problems
-
-
-def _one_prediction_problems(label: int, prediction: Any) -> list[str]:
-    if not isinstance(prediction, dict):
-        return [f"the prediction is {prediction!r}, not an object"]
-    problems = []
-    got = prediction.get("label")
-    if not isinstance(got, int) or isinstance(got, bool) or got != label:
-        problems.append(f"predicted label {got!r}")
-    probabilities = prediction.get("probabilities")
-    if not (
-        isinstance(probabilities, list)
-        and len(probabilities) == 10
-        and all(isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1 for p in probabilities)
-    ):
-        return [*problems, f"probabilities {probabilities!r} are not 10 numbers in 0..1"]
-    if not math.isclose(sum(probabilities), 1.0, abs_tol=1e-3):
-        problems.append(f"probabilities sum to {sum(probabilities):.4f}, not 1")
-    if max(range(10), key=lambda k: probabilities[k]) != label:
-        problems.append(f"the most probable class is not the label {label}")
-    return problems
+    return answer_problems(answer.body, expected_version)
 
 
 def check_predict(app_url: str, expected_version: str, token: str | None = None) -> None:
-    payload = {"instances": [list(pixels) for _, pixels in DIGITS]}
     try:
-        answer = request("POST", f"{app_url}/v1/predict", payload, token)
+        answer = request("POST", f"{app_url}/v1/predict", PAYLOAD, token)
     except OSError as exc:
         raise SmokeFailure(f"POST {app_url}/v1/predict: cannot connect ({exc})") from None
     problems = prediction_problems(answer, expected_version)
@@ -317,22 +288,15 @@ def require_commit(deployed: Deployed) -> None:
         )
 
 
-def access_token(scope: str) -> str:
-    """An access token for `scope`, for the identity `az` is logged in as; the token is never printed."""
-    command = ["az", "account", "get-access-token", "--scope", scope, "--query", "accessToken", "-o", "tsv"]
-    shown = " ".join(command)
+def app_token(scope: str) -> str:
+    """An access token for the app's API, for the identity `az` is logged in as; never printed."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SmokeFailure(f"cannot run `{shown}`: {exc}") from None
-    token = done.stdout.strip()
-    if done.returncode != 0 or not token:
-        why = (done.stderr.strip().splitlines() or ["no token printed"])[-1]
+        return access_token(scope=scope)
+    except TokenError as exc:
         raise SmokeFailure(
-            f"`{shown}` failed (exit {done.returncode}): {why}; the release's identity needs the app role of "
-            "the API's registration (the cicd stack assigns it)"
-        )
-    return token
+            f"{exc}; the release's identity needs the app role of the API's registration (the cicd stack "
+            "assigns it)"
+        ) from None
 
 
 def check_sign_in_required(app_url: str) -> None:
@@ -358,7 +322,7 @@ def run(
     token = None
     if deployed.token_scope is not None:
         log(f"sign-in is on: getting an access token for {deployed.token_scope} from az")
-        token = access_token(deployed.token_scope)
+        token = app_token(deployed.token_scope)
     log(f"waiting for {deployed.app_url}/readyz")
     wait_ready(deployed.app_url, timeout, interval)
     if token is not None:
@@ -370,31 +334,36 @@ def run(
     check_predict(deployed.app_url, deployed.model_version, token)
 
 
-# ---------------------------------------------------------------------------------------- failure report
+# ------------------------------------------------------------------------------------------------ verdict
 
 
-def rollback_instructions(stack: str | None, previous_version: str | None) -> str:
-    target = f"--stack {stack}" if stack else "--stack <stack>"
-    previous = previous_version or "<the last good version>"
-    return "\n".join(
-        [
-            "Later stages of this release do not run: no further stack is changed.",
-            "How to roll back:",
-            f"  - the model: run the release pipeline with the parameter modelVersion={previous}",
-            f"    (with deploy rights: pulumi up {target} --config {MODEL_VERSION_CONFIG_KEY}={previous});",
-            "  - the app code: revert the offending commit on main (git revert <sha>), then run the release",
-            "    pipeline; it redeploys dev, smoke-tests it, then prod;",
-            f"  - `pulumi stack history {target}` lists the earlier updates and what each one deployed.",
-        ]
-    )
+def verdict(line: str, verdict_file: Path | None) -> None:
+    """The test's last line; also written to --verdict-file, which the release's rollback report quotes."""
+    if verdict_file is not None:
+        verdict_file.write_text(line + "\n", encoding="utf-8")
 
 
-def report_failure(reason: str, stack: str | None, previous_version: str | None) -> None:
+def report_failure(reason: str, stack: str | None, verdict_file: Path | None) -> None:
     where = f" for stack {stack}" if stack else ""
     if os.environ.get("TF_BUILD"):  # in Azure Pipelines: an error annotation on the run's summary
         print(f"##vso[task.logissue type=error]smoke test failed{where}: {reason}", file=sys.stderr)
-    print(f"SMOKE TEST FAILED{where}: {reason}", file=sys.stderr)
-    print(rollback_instructions(stack, previous_version), file=sys.stderr)
+    line = f"SMOKE TEST FAILED{where}: {reason}"
+    print(line, file=sys.stderr)
+    verdict(line, verdict_file)
+
+
+def check_promotion(deployed: Deployed, expected: Promotion) -> Deployed:
+    """The stack must serve exactly `expected`; then /version must report its model, commit and version."""
+    if deployed.promotion is None:
+        raise SmokeFailure(
+            f"the stack exports no promotion output, so it cannot be told to serve {expected.describe()}"
+        )
+    if deployed.promotion != expected:
+        raise SmokeFailure(
+            f"the stack serves {deployed.promotion.to_json()}, not the object it was given, "
+            f"{expected.to_json()} (was aiapp:promotedImage passed to pulumi up?)"
+        )
+    return deployed.expecting(expected)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -414,8 +383,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=os.environ.get("SMOKE_CA_BUNDLE") or None,
         help="a PEM file of extra roots to trust (Let's Encrypt staging's, for acme_server staging)",
     )
-    parser.add_argument("--stack", help="the stack's name, for the rollback instructions")
-    parser.add_argument("--previous-model-version", help="the version deployed before, for the rollback hint")
+    parser.add_argument(
+        "--expect-promotion",
+        type=Path,
+        help="a file with the promotion object the stack was given (aiapp:promotedImage): the stack must "
+        "serve exactly it, and /version report its model and commit",
+    )
+    parser.add_argument("--stack", help="the stack's name, for the messages")
+    parser.add_argument("--verdict-file", type=Path, help="where to write the one-line verdict, too")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each check (300)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between attempts (5)")
     args = parser.parse_args(argv)
@@ -430,7 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text(encoding="utf-8")
         deployed = read_outputs(text)
         trust(deployed, args.ca_bundle)
-    except (OSError, UsageError, ssl.SSLError) as exc:
+        expected = (
+            Promotion.parse(args.expect_promotion.read_text(encoding="utf-8"), str(args.expect_promotion))
+            if args.expect_promotion
+            else None
+        )
+    except (OSError, UsageError, PromotionError, ssl.SSLError) as exc:
         print(f"smoke_test: {exc}", file=sys.stderr)
         return 2
 
@@ -441,16 +421,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.expect_model_version is not None and args.expect_model_version != deployed.model_version:
             raise SmokeFailure(
                 f"the stack deployed model version {deployed.model_version!r}, but this release resolved "
-                f"{args.expect_model_version!r} (was {MODEL_VERSION_CONFIG_KEY} passed to pulumi up?)"
+                f"{args.expect_model_version!r} (was aiapp:modelVersion passed to pulumi up?)"
             )
+        if expected is not None:
+            deployed = check_promotion(deployed, expected)
         if args.require_commit:
             require_commit(deployed)
         run(deployed, args.expect_commit, args.timeout, args.interval, log)
     except SmokeFailure as failure:
-        report_failure(str(failure), args.stack, args.previous_model_version)
+        report_failure(str(failure), args.stack, args.verdict_file)
         return 1
     model = f"{deployed.model_name} " if deployed.model_name else ""
-    log(f"smoke test passed: {deployed.app_url} serves model {model}version {deployed.model_version}")
+    line = f"smoke test passed: {deployed.app_url} serves model {model}version {deployed.model_version}"
+    log(line)
+    verdict(line, args.verdict_file)
     return 0
 
 

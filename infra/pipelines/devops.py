@@ -14,8 +14,17 @@ import pulumi_azuredevops as azuredevops
 
 from infra import azure_ids
 from infra.config.devops import RELEASE_ENVIRONMENTS, AzureBlobState, AzureReposSource, GitHubSource
+from infra.config.secret_url import https_secret
 from infra.pipelines.args import Context
-from infra.pipelines.names import GITHUB_CONNECTION, MAIN_BRANCH, MODEL_VERSION_CONFIG_KEY, PIPELINE_FOLDER
+from infra.pipelines.names import (
+    GITHUB_CONNECTION,
+    MAIN_BRANCH,
+    MODEL_VERSION_CONFIG_KEY,
+    PIPELINE_FOLDER,
+    PROMOTED_IMAGE_CONFIG_KEY,
+    RELEASE_WEBHOOK_VARIABLE,
+)
+from infra.pipelines.notifications import KEY as WEBHOOK_KEY
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,8 @@ def variable_group(
     ctx: Context, project_id: pulumi.Output[str], group_name: str, role: str, used_by: str
 ) -> azuredevops.VariableGroup:
     """The settings a pipeline's scripts read: state backend, stacks, model store, Azure ids. Secrets (a
-    Pulumi Cloud token, the PR comment token) are secret variables, each only in the group that needs it."""
+    Pulumi Cloud token, the PR comment token, the release webhook) are secret variables, each only in the
+    group that needs it."""
     args, state, source = ctx.args, ctx.args.devops.state, ctx.args.devops.source
     settings: dict[str, pulumi.Input[str]] = {
         "PULUMI_BACKEND_URL": state.backend_url
@@ -120,6 +130,7 @@ def variable_group(
         "MODEL_STORE": args.model_store_url,
         "MODEL_NAME": args.model_name,
         "MODEL_VERSION_CONFIG_KEY": MODEL_VERSION_CONFIG_KEY,
+        "PROMOTED_IMAGE_CONFIG_KEY": PROMOTED_IMAGE_CONFIG_KEY,
         **{f"PULUMI_STACK_{env.upper()}": args.qualified_stack(env) for env in RELEASE_ENVIRONMENTS},
     }
     secrets: dict[str, pulumi.Input[str]] = {}
@@ -132,6 +143,10 @@ def variable_group(
         )
     if role == "preview" and isinstance(source, GitHubSource):
         secrets["PR_COMMENT_TOKEN"] = source.comment_token
+    if role == "deploy" and ctx.args.devops.alert_webhook_url is not None:
+        # The release's rollback step posts what it did there (pipelines/rollback.py); https:// only, as the
+        # service hooks' (notifications.py).
+        secrets[RELEASE_WEBHOOK_VARIABLE] = https_secret(ctx.args.devops.alert_webhook_url, WEBHOOK_KEY)
     variables = [
         azuredevops.VariableGroupVariableArgs(name=key, value=value)
         for key, value in sorted(settings.items())

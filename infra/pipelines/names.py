@@ -12,5 +12,9 @@ GITHUB_CONNECTION = "aiapp-github"
 DEPLOY_VARIABLE_GROUP = "aiapp-deploy"
 PREVIEW_VARIABLE_GROUP = "aiapp-preview"
 MAIN_BRANCH = "refs/heads/main"
-# The stack config key the release pipeline sets (`pulumi up --config aiapp:modelVersion=N`).
+# The stack config keys the release pipeline sets: dev builds `--config aiapp:modelVersion=N`; prod, and a
+# rollback, run an object a stack served, `--config aiapp:promotedImage=<object>` (pipelines/promotion.py).
 MODEL_VERSION_CONFIG_KEY = "aiapp:modelVersion"
+PROMOTED_IMAGE_CONFIG_KEY = "aiapp:promotedImage"
+# The secret variable of the deploy group that carries aiapp:alertWebhookUrl to the release's rollback step.
+RELEASE_WEBHOOK_VARIABLE = "RELEASE_WEBHOOK_URL"

@@ -7,6 +7,19 @@ fail() {
   exit 1
 }
 
+# A secret variable of the variable group reaches a step only when the step maps it (`env:`), and one that is not
+# defined reaches it as its literal macro, `$(NAME)`: treat that as unset (MicrosoftDocs/azure-devops-docs,
+# docs/pipelines/process/variables.md, "Secret variables": "not automatically decrypted into environment
+# variables for scripts. You can explicitly map them in").
+unset_if_unmapped() {
+  local name
+  for name in "$@"; do
+    if [ "${!name:-}" = "\$($name)" ]; then
+      unset "$name"
+    fi
+  done
+}
+
 require_vars() {
   local name
   for name in "$@"; do
@@ -67,11 +80,7 @@ pulumi_login() {
   # the stack file has neither secretsprovider nor encryptionsalt); pkg/backend/diy/backend.go
   # (DefaultSecretManager: passphrase).
   export PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER=true
-  # An unset secret variable reaches the step as its literal macro: treat it as unset.
-  # shellcheck disable=SC2016 # the literal text $(PULUMI_ACCESS_TOKEN), not an expansion
-  if [ "${PULUMI_ACCESS_TOKEN:-}" = '$(PULUMI_ACCESS_TOKEN)' ]; then
-    unset PULUMI_ACCESS_TOKEN
-  fi
+  unset_if_unmapped PULUMI_ACCESS_TOKEN
   case "$PULUMI_BACKEND_URL" in
     azblob://*)
       unset PULUMI_ACCESS_TOKEN # self-managed state: the federated identity is the only credential
@@ -106,4 +115,22 @@ check_az_session() {
     az account get-access-token --resource "$resource" --output none ||
       fail "the step's az login cannot get a token for $resource (is the service connection's login valid?)"
   done
+}
+
+# Dev's certificate is from Let's Encrypt's staging CA (output acme_server: staging), which no system trusts: its
+# roots, fetched over HTTPS from letsencrypt.org (publicly trusted), into <work>/staging-roots.pem, trusted by the
+# release's own calls to the app only. Prints that file's path; nothing when the stack's CA is another one.
+# Usage: staging_roots <outputs.json> <work dir>
+staging_roots() {
+  local acme_server
+  acme_server="$(python -c 'import json,sys; print(json.load(open(sys.argv[1])).get("acme_server") or "")' "$1")"
+  [ "$acme_server" = staging ] || return 0
+  if [ ! -s "$2/staging-roots.pem" ]; then
+    local root
+    for root in letsencrypt-stg-root-x1 letsencrypt-stg-root-x2; do
+      curl --fail --silent --show-error --location --retry 3 --proto '=https' \
+        "https://letsencrypt.org/certs/staging/$root.pem"
+    done >"$2/staging-roots.pem" || fail "cannot fetch Let's Encrypt's staging roots"
+  fi
+  printf '%s' "$2/staging-roots.pem"
 }

@@ -20,8 +20,10 @@ from infra.pipelines.names import (
     MODEL_VERSION_CONFIG_KEY,
     PREVIEW_CONNECTION,
     PREVIEW_VARIABLE_GROUP,
+    RELEASE_WEBHOOK_VARIABLE,
     RELEASE_YAML,
 )
+from pipelines import watch
 from tests.pipelines.yaml_templates import PIPELINES_DIR, REPO, Pipeline, load_pipeline, load_yaml
 
 YAML_FILES = sorted(PIPELINES_DIR.rglob("*.yml"))
@@ -144,7 +146,7 @@ def test_ci_lints_and_tests_before_any_preview() -> None:
     assert re.search(r"pulumi preview .*--diff .*--policy-pack policy", preview_script)
 
 
-def test_release_resolves_once_then_deploys_and_smoke_tests_dev_then_prod() -> None:
+def test_release_resolves_once_then_deploys_dev_then_hands_dev_s_object_to_prod() -> None:
     release = load_pipeline("release.yml")
     assert [s["stage"] for s in release.stages()] == ["resolve", "dev", "prod"]
     (resolve_job,) = release.stage("resolve")["jobs"]
@@ -153,33 +155,85 @@ def test_release_resolves_once_then_deploys_and_smoke_tests_dev_then_prod() -> N
     output = f"stageDependencies.resolve.{resolve_job['job']}.outputs['{resolve_step['name']}.MODEL_VERSION']"
 
     assert release.stage("dev")["dependsOn"] == "resolve"
-    assert "dev" in release.stage("prod")["dependsOn"]
-    for env in ("dev", "prod"):
+    assert release.stage("prod")["dependsOn"] == "dev"
+    (dev_job,) = release.stage("dev")["jobs"]
+    (prod_job,) = release.stage("prod")["jobs"]
+    # dev builds the one version resolved at the start; prod is given the object dev served, never a version
+    assert dev_job["variables"] == {"MODEL_VERSION": f"$[ {output} ]"}
+    (dev_deploy,) = [
+        s
+        for s in Pipeline.job_steps(dev_job)
+        if s.get("inputs", {}).get("scriptPath", "").endswith("deploy.sh")
+    ]
+    job_name = dev_job["deployment"]  # a runOnce deployment job's outputs are under its own name
+    promotion = f"stageDependencies.dev.{job_name}.outputs['{job_name}.{dev_deploy['name']}.PROMOTION']"
+    assert prod_job["variables"] == {"PROMOTED_IMAGE": f"$[ {promotion} ]"}
+    deploy_script = (PIPELINES_DIR / "scripts" / "deploy.sh").read_text()
+    assert 'echo "##vso[task.setvariable variable=PROMOTION;isOutput=true]$promotion"' in deploy_script
+    assert re.search(r"pulumi up .*--policy-pack policy", deploy_script)
+    assert 'config="$MODEL_VERSION_CONFIG_KEY=$MODEL_VERSION"' in deploy_script
+    assert 'config="$PROMOTED_IMAGE_CONFIG_KEY=$(cat "$work/promoted.json")"' in deploy_script
+    for env, job in (("dev", dev_job), ("prod", prod_job)):
         stage = release.stage(env)
-        assert "condition" not in stage  # a failed dev (its smoke test included) stops prod
-        (job,) = stage["jobs"]
+        assert "condition" not in stage  # a failed dev (rolled back or not) stops prod
         assert job["environment"] == env and "deployment" in job
-        assert job["variables"]["MODEL_VERSION"] == f"$[ {output} ]"  # the one version resolved at the start
         steps = Pipeline.job_steps(job)
         # Deployment jobs do not check out by themselves; full history finds the image's commit (app_commit).
         assert steps[0] == {"checkout": "self", "fetchDepth": "0"}
         scripts = _scripts(steps)
-        (up,) = [i for i, s in enumerate(scripts) if s == "pipelines/scripts/deploy.sh"]
-        (smoke,) = [i for i, s in enumerate(scripts) if s == "pipelines/scripts/smoke.sh"]
-        assert up < smoke, "the smoke test runs after pulumi up"
-        assert steps[up]["inputs"]["azureSubscription"] == DEPLOY_CONNECTION
-        assert steps[up]["inputs"]["arguments"].split()[0] == env
-        # As the release's identity, whose `az` session gives the smoke test its token for the app (sign-in).
-        assert steps[smoke]["task"] == "AzureCLI@2"
-        assert steps[smoke]["inputs"]["azureSubscription"] == DEPLOY_CONNECTION
-        assert steps[smoke]["inputs"]["arguments"].split()[0] == env
-        assert "PULUMI_ACCESS_TOKEN" not in str(steps[smoke])
-    deploy_script = (PIPELINES_DIR / "scripts" / "deploy.sh").read_text()
-    assert re.search(r"pulumi up .*--policy-pack policy", deploy_script)
-    assert '--config "$MODEL_VERSION_CONFIG_KEY=$MODEL_VERSION"' in deploy_script
+        order = [
+            scripts.index(f"pipelines/scripts/{name}.sh") for name in ("deploy", "smoke", "watch", "rollback")
+        ]
+        assert order == sorted(order), "pulumi up, smoke test, watch, then the rollback"
+        for index in order:
+            step = steps[index]
+            # As the release's identity, whose `az` session gives each its tokens.
+            assert step["task"] == "AzureCLI@2" and step["inputs"]["azureSubscription"] == DEPLOY_CONNECTION
+            assert step["inputs"]["arguments"].split()[0] == env
+        deploy, smoke, watch, rollback = (steps[i] for i in order)
+        assert "condition" not in deploy and "condition" not in smoke and "condition" not in watch
+        assert rollback["condition"] == "failed()"  # only when the update, the smoke test or the watch failed
+        assert rollback["env"] == {
+            "PULUMI_ACCESS_TOKEN": "$(PULUMI_ACCESS_TOKEN)",
+            RELEASE_WEBHOOK_VARIABLE: f"$({RELEASE_WEBHOOK_VARIABLE})",
+        }
+        assert "PULUMI_ACCESS_TOKEN" not in str(smoke) + str(watch)
     # The smoke test checks the commit the stack exports (app_commit), not the run's source version.
     smoke_script = (PIPELINES_DIR / "scripts" / "smoke.sh").read_text()
     assert "--require-commit" in smoke_script and "SOURCEVERSION" not in smoke_script
+
+
+# Checkout, Python, the project's packages, the Pulumi CLI and kubelogin, from caches: the steps before the
+# first one with a limit of its own.
+SETUP_MINUTES = 5
+
+
+def test_each_deployment_job_s_steps_fit_its_limit_and_leave_the_rollback_its_minutes() -> None:
+    """A step over its limit fails, and the rollback (condition failed()) then runs with its own minutes; the
+    job is cancelled at its own limit whatever runs, so the limits must add up within it."""
+    smoke_timeout = int(
+        re.search(r"SMOKE_TIMEOUT:-(\d+)", (PIPELINES_DIR / "scripts" / "smoke.sh").read_text())[1]
+    )
+    for stage in load_pipeline("release.yml").stages():
+        for job in stage["jobs"]:
+            if "deployment" not in job:
+                continue
+            steps = {
+                s["inputs"]["scriptPath"].rsplit("/", 1)[-1]: s
+                for s in Pipeline.job_steps(job)
+                if "inputs" in s and "scriptPath" in s["inputs"]
+            }
+            limits = {name: int(step["timeoutInMinutes"]) for name, step in steps.items()}
+            assert set(limits) == {"deploy.sh", "smoke.sh", "watch.sh", "rollback.sh"}
+            assert SETUP_MINUTES + sum(limits.values()) <= int(job["timeoutInMinutes"]) <= 60, limits
+            # The smoke test's two waits end within its step.
+            assert 2 * smoke_timeout + 60 <= limits["smoke.sh"] * 60
+            # The watch is told its step's limit, and prod's default window (10 minutes) fits it with both
+            # waits for Prometheus' ingestion.
+            budget = int(steps["watch.sh"]["inputs"]["arguments"].split()[2])
+            assert budget == limits["watch.sh"]
+            needed = 10 * 60 + 2 * watch.DEFAULT_INGESTION_TIMEOUT + watch.OVERHEAD_SECONDS
+            assert needed <= budget * 60
 
 
 def test_each_pipeline_uses_only_its_own_connection_group_and_environments() -> None:
@@ -208,6 +262,8 @@ def test_every_script_and_make_target_the_pipelines_call_exists() -> None:
     for script in (PIPELINES_DIR / "scripts").glob("*.sh"):
         for target in re.findall(r"\$\(dirname \"\$0\"\)/(\.\./)?([\w.]+\.(?:py|sh))", script.read_text()):
             assert (script.parent / "".join(target)).is_file(), f"{script.name} calls a missing {target[1]}"
+        for module in re.findall(r"python -m pipelines\.(\w+)", script.read_text()):
+            assert (PIPELINES_DIR / f"{module}.py").is_file(), f"{script.name} runs a missing {module}"
         result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{script.name}: {result.stderr}"
     makefile = (REPO / "Makefile").read_text()
@@ -273,7 +329,7 @@ def test_every_azure_step_keeps_its_az_session_alive_and_gets_no_id_token() -> N
         for step in Pipeline.job_steps(job)
         if str(step.get("task", "")).startswith("AzureCLI@")
     ]
-    assert len(azure_steps) >= 5  # resolve, two previews, two deploys
+    assert len(azure_steps) >= 11  # resolve, two previews, and for dev and prod: up, smoke, watch, rollback
     for step in azure_steps:
         assert step["task"] == "AzureCLI@2"
         assert step["inputs"]["keepAzSessionActive"] is True, step["displayName"]

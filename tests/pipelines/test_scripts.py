@@ -19,7 +19,16 @@ import pytest
 from model.manifest import Manifest
 from model.store import FileStore
 from tests.conftest import LiveApp, serve_app
-from tests.pipelines.agent import AZBLOB_BACKEND, CLOUD_BACKEND, COMMIT, DIY_LOCK_ERROR, SUBSCRIPTION, Agent
+from tests.pipelines.agent import (
+    AZBLOB_BACKEND,
+    CLOUD_BACKEND,
+    COMMIT,
+    DIY_LOCK_ERROR,
+    SUBSCRIPTION,
+    Agent,
+    promotion_object,
+    stack_outputs,
+)
 from tests.pipelines.yaml_templates import PIPELINES_DIR
 
 # ------------------------------------------------------------------------------------- resolve_model.py
@@ -75,7 +84,8 @@ def released_app(reference_model_dir: Path) -> Iterator[LiveApp]:
 def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
     agent: Agent, released_app: LiveApp, reference_manifest: Manifest
 ) -> None:
-    outputs = {"app_url": released_app.url, "model_version": reference_manifest.version, "app_commit": COMMIT}
+    build = promotion_object(model_version=reference_manifest.version, model_sha256=reference_manifest.sha256)
+    outputs = stack_outputs(build, released_app.url)
     Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
     agent.env["MODEL_VERSION"] = reference_manifest.version
     agent.env["BUILD_SOURCEVERSION"] = "b" * 40  # a later commit (docs only, say): the image keeps COMMIT
@@ -92,17 +102,27 @@ def test_deploy_runs_pulumi_up_with_the_resolved_model_then_smoke_tests_the_app(
     assert f"--config aiapp:modelVersion={reference_manifest.version}" in command
     assert "b" * 40 in command  # the update's message names the run's commit
     assert json.loads((work / "outputs.json").read_text()) == outputs
-    assert (work / "previous-model-version").read_text().strip() == "1"
+    # What dev served before (here: the same build), recorded as the rollback target, and its object now,
+    # handed to prod as an output variable of the step (release.yml).
+    assert json.loads((work / "previous.json").read_text()) == build
+    assert (
+        f"##vso[task.setvariable variable=PROMOTION;isOutput=true]{json.dumps(build, separators=(',', ':'))}"
+        in (deployed.stdout.splitlines())
+    )
 
     smoked = agent.run("smoke.sh", "dev", str(work))
     assert smoked.returncode == 0, smoked.stderr
-    assert f"serves model version {reference_manifest.version}" in smoked.stdout
+    assert f"serves model digits version {reference_manifest.version}" in smoked.stdout
+    assert (work / "smoke.passed").exists()
 
     # An app reporting another commit than the one the stack says its image carries is not what was deployed.
     agent.env["SMOKE_TIMEOUT"] = "1"
+    (work / "smoke.passed").unlink()
     (work / "outputs.json").write_text(json.dumps(outputs | {"app_commit": "f" * 40}))
     other = agent.run("smoke.sh", "dev", str(work))
     assert other.returncode == 1 and f"app commit {COMMIT!r}, expected {'f' * 40!r}" in other.stderr
+    assert not (work / "smoke.passed").exists()
+    assert (work / "smoke.verdict").read_text().startswith("SMOKE TEST FAILED for stack dev: ")
 
 
 @pytest.mark.parametrize("app_commit", [None, "unknown", COMMIT[:12], f"{COMMIT}-dirty"])
@@ -117,28 +137,26 @@ def test_smoke_after_deploy_needs_the_stacks_full_commit(
     work.mkdir()
     (work / "outputs.json").write_text(json.dumps(outputs))
     (work / "stack").write_text("dev")
-    (work / "previous-model-version").write_text("1")
     agent.env["MODEL_VERSION"] = reference_manifest.version
     smoked = agent.run("smoke.sh", "dev", str(work))
     assert smoked.returncode == 1
     assert f"the stack output app_commit is {app_commit!r}, not a full commit SHA" in smoked.stderr
 
 
-def test_smoke_after_deploy_fails_with_rollback_instructions_on_a_wrong_model(
+def test_smoke_after_deploy_fails_on_a_wrong_model(
     agent: Agent, released_app: LiveApp, reference_manifest: Manifest
 ) -> None:
     wrong = str(int(reference_manifest.version) + 1)
-    outputs = {"app_url": released_app.url, "model_version": wrong, "app_commit": COMMIT}
-    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(outputs))
-    agent.env |= {"MODEL_VERSION": wrong, "PULUMI_STACK_PROD": "contoso/aiapp/prod"}
-    work = agent.tmp / "prod"
-    assert agent.run("deploy.sh", "prod", str(work)).returncode == 0
+    build = promotion_object(model_version=wrong, model_sha256=reference_manifest.sha256)
+    Path(agent.env["FAKE_PULUMI_OUTPUTS"]).write_text(json.dumps(stack_outputs(build, released_app.url)))
+    agent.env["MODEL_VERSION"] = wrong
+    work = agent.tmp / "dev"
+    assert agent.run("deploy.sh", "dev", str(work)).returncode == 0
     agent.env["SMOKE_TIMEOUT"] = "1"
-    smoked = agent.run("smoke.sh", "prod", str(work))
+    smoked = agent.run("smoke.sh", "dev", str(work))
     assert smoked.returncode == 1
-    assert "SMOKE TEST FAILED for stack contoso/aiapp/prod" in smoked.stderr
+    assert "SMOKE TEST FAILED for stack dev" in smoked.stderr
     assert f"expected {wrong!r}" in smoked.stderr
-    assert "modelVersion=1" in smoked.stderr  # the version the stack served before: the rollback target
 
 
 def test_deploy_refuses_an_unresolved_model_version(agent: Agent) -> None:

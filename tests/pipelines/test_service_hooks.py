@@ -1,6 +1,8 @@
 """A failed or cancelled release run is POSTed to aiapp:alertWebhookUrl (issue 11, item 11: the service
 hooks), under Pulumi's mocks: the hooks the program declares, and that the URL stays a secret. Azure DevOps
-sending the POST is not exercised here (no organization)."""
+sending the POST is not exercised here (no organization). The release's rollback step posts what it did to the
+same URL, which reaches it as a secret variable of the deploy group (issue 12; the post itself:
+tests/pipelines/test_release.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pulumi
 import pytest
 
 from infra.config import ConfigError, load_settings
-from infra.pipelines.names import RELEASE_PIPELINE
+from infra.pipelines.names import DEPLOY_VARIABLE_GROUP, RELEASE_PIPELINE, RELEASE_WEBHOOK_VARIABLE
 from model.store import FileStore
 from tests.harness import StackRun, last_run, run_program
 from tests.harness.devops import (
@@ -16,6 +18,7 @@ from tests.harness.devops import (
     CICD_STACK,
     DEVOPS_BUILD_DEFINITION,
     DEVOPS_PROJECT,
+    DEVOPS_VARIABLE_GROUP,
     PROGRAM_VARIANTS,
     make_args,
     run_pipelines,
@@ -34,7 +37,26 @@ def hooks(run: StackRun) -> dict[str, dict]:
 
 
 def test_no_webhook_no_hooks() -> None:
-    assert run_pipelines().of_type(HOOK) == []
+    run = run_pipelines()
+    assert run.of_type(HOOK) == []
+    for group in run.of_type(DEVOPS_VARIABLE_GROUP):
+        assert RELEASE_WEBHOOK_VARIABLE not in {v["name"] for v in group.inputs["variables"]}
+
+
+@pytest.mark.parametrize("as_secret", [True, False], ids=["given-as-secret", "given-as-plain-string"])
+def test_the_release_gets_the_webhook_as_a_secret_variable_of_its_group_only(as_secret: bool) -> None:
+    run = run_pipelines(make_args(alert_webhook_url=pulumi.Output.secret(WEBHOOK) if as_secret else WEBHOOK))
+    groups = {g.inputs["name"]: g for g in run.of_type(DEVOPS_VARIABLE_GROUP)}
+    carrying = {
+        name
+        for name, group in groups.items()
+        if RELEASE_WEBHOOK_VARIABLE in {v["name"] for v in group.inputs["variables"]}
+    }
+    assert carrying == {DEPLOY_VARIABLE_GROUP}  # the ci pipeline (pull requests) never sees it
+    deploy = groups[DEPLOY_VARIABLE_GROUP]
+    (variable,) = [v for v in deploy.inputs["variables"] if v["name"] == RELEASE_WEBHOOK_VARIABLE]
+    assert variable["isSecret"] is True and variable["secretValue"] == WEBHOOK and not variable.get("value")
+    assert "variables" in deploy.secret_inputs
 
 
 @pytest.mark.parametrize("as_secret", [True, False], ids=["given-as-secret", "given-as-plain-string"])
