@@ -49,9 +49,9 @@ class MonitoringSettings(Section):
         "watchMinutes",
         None,
         "how long the release watches the app's error ratio and p99 latency after each update before it "
-        "keeps it (the `release_watch` output)",
+        "keeps it (the `release_watch` output); at most what the watch step's time limit leaves room for",
         ge=1,
-        le=60,
+        le=10,  # the release's watch step: 10 watched minutes and two ingestion waits (pipelines/templates)
         validate_default=True,
         default_doc="`10` in prod, else `3`",
     )
