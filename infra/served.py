@@ -1,6 +1,6 @@
 """What a stack serves: the image it built (AppImage), or one another stack built and tested
 (aiapp:promotedImage), as the Deployment, its pod labels and the stack outputs need it; and the `promotion`
-output, the same facts in the contract's shape (infra/config/promotion.py), which the release hands to the
+output, the same facts in the contract's shape (pipelines/promotion.py), which the release hands to the
 next stack verbatim."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pulumi
 
 from infra.app_image import AppImage
 from infra.config.keys import NAMESPACE
-from infra.config.promotion import KEY, Promotion, contract
+from infra.config.promotion import KEY
+from pipelines.promotion import Promotion, contract
 
 
 class PromotionError(pulumi.RunError):

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-UNKNOWN_COMMIT = "unknown"
+# What the image reports as its commit is the promotion contract's (its `commit`), defined there.
+from pipelines.promotion import COMMIT_SHA_, DIRTY_SUFFIX, UNKNOWN_COMMIT
+
 UNKNOWN_SOURCE = "unknown"
-DIRTY_SUFFIX = "-dirty"
 PYPROJECT = "pyproject.toml"
 GIT_TIMEOUT_S = 30.0
-_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SHA = re.compile(rf"^{COMMIT_SHA_}$")
 # scp-like ssh remotes: [user@]host:path (no scheme; a Windows drive letter is not a host).
 _SCP_REMOTE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]{2,}):(?P<path>[^/].*)$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(?::[0-9]+)?$")

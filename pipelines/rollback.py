@@ -169,10 +169,10 @@ def restore(stack: str, work: Path, previous: Promotion | None) -> Outcome:
     if now is None:
         return Outcome(f"nothing was restored: stack {stack}'s outputs cannot be read (pulumi stack output)")
     pulls_from = now.get("acr_login_server")
-    if pulls_from != previous.registry:
+    if pulls_from != previous.login_server:
         return Outcome(
             f"nothing was restored: there is no rollback target, as the previous image {previous.image} is "
-            f"in registry {previous.registry} and stack {stack} now pulls from {pulls_from} (its own "
+            f"in registry {previous.login_server} and stack {stack} now pulls from {pulls_from} (its own "
             "registry was replaced, e.g. by the shared one)"
         )
     print(f"rolling stack {stack} back to {previous.describe()}", flush=True)

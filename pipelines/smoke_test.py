@@ -52,10 +52,10 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from the checkout: import 
 
 from pipelines.azcli import TokenError, access_token  # noqa: E402 (after the path set-up above)
 from pipelines.digits import DIGITS, PAYLOAD, answer_problems  # noqa: E402
-from pipelines.promotion import Promotion, PromotionError, served  # noqa: E402
+from pipelines.promotion import COMMIT_SHA_, Promotion, PromotionError, served  # noqa: E402
 
 REQUEST_TIMEOUT_SECONDS = 10.0
-FULL_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+FULL_COMMIT = re.compile(rf"^{COMMIT_SHA_}$")
 
 
 class SmokeFailure(Exception):

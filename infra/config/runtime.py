@@ -11,6 +11,7 @@ from infra.config import promotion
 from infra.config import shapes as s
 from infra.config.errors import keys
 from infra.config.keys import NAMESPACE, Json, Section, key, problem
+from pipelines.promotion import Promotion
 
 ENVIRONMENTS = ("dev", "test", "staging", "prod")
 ENV_SHORT = {"dev": "dev", "test": "tst", "staging": "stg", "prod": "prd"}
@@ -225,7 +226,7 @@ class ImageSettings(Section):
         "`BASE_IMAGE` build arg",
         default_doc="the Dockerfile's pinned `debian:bookworm-slim`",
     )
-    promoted: Annotated[promotion.Promotion | None, s.Shape(promotion.TEXT, promotion.EXAMPLE)] = key(
+    promoted: Annotated[Promotion | None, s.Shape(promotion.TEXT, promotion.EXAMPLE)] = key(
         promotion.KEY,
         None,
         "run exactly this image: no build, no model fetch; the Deployment, its pod labels and the outputs "
@@ -237,7 +238,7 @@ class ImageSettings(Section):
 
     @field_validator("promoted", mode="before")
     @classmethod
-    def _promotion(cls, value: Any, info: ValidationInfo) -> promotion.Promotion | None:
+    def _promotion(cls, value: Any, info: ValidationInfo) -> Promotion | None:
         """The object, its registry against aiapp:sharedRegistryId, and the keys beside it: every problem
         in one line, each with its fix."""
         configured = (info.context or {}).get("configured", {})
@@ -251,9 +252,7 @@ class ImageSettings(Section):
                     example=promotion.EXAMPLE,
                 )
             return None
-        promoted, found = promotion.read(value)
-        if promoted is not None:
-            found += promotion.registry_problems(promoted, shared)
+        promoted, found = promotion.read(value, shared)
         fixes = (
             [f"set it with `pulumi config set {NAMESPACE}:{promotion.KEY} {promotion.EXAMPLE}`"]
             if found

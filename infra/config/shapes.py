@@ -8,6 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
+# The promotion contract's patterns, defined where the release's standard-library scripts import them too.
+from pipelines.promotion import DNS_NAME_, MODEL_NAME_, MODEL_NAME_TEXT, PUBLISHED_VERSION_, REPOSITORY_
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -50,13 +53,10 @@ BlobStoreUrl = shaped(
 )
 Location = shaped(r"^[a-z][a-z0-9]{2,30}$", "an Azure region name such as westeurope")
 NamePrefix = shaped(r"^[a-z][a-z0-9]{1,7}$", "2 to 8 lowercase letters or digits, starting with a letter")
-MODEL_NAME_ = r"[a-z0-9][a-z0-9_-]{0,62}"
-PUBLISHED_VERSION_ = r"0*[1-9][0-9]*"  # a version the model store numbered (never 'latest')
-ModelName = shaped(rf"^{MODEL_NAME_}$", "a model name (lowercase letters, digits, - and _)")
+ModelName = shaped(rf"^{MODEL_NAME_}$", MODEL_NAME_TEXT)
 ModelVersion = shaped(rf"^(latest|{PUBLISHED_VERSION_})$", "'latest' or a positive whole number")
 KubernetesVersion = shaped(r"^1\.[0-9]{2}(\.[0-9]+)?$", "a Kubernetes version such as 1.33 or 1.33.3")
 VmSize = shaped(r"^Standard_[A-Za-z0-9_]+$", "an Azure VM size such as Standard_D2s_v5")
-REPOSITORY_ = r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
 Repository = shaped(rf"^{REPOSITORY_}$", "a registry repository name (lowercase)")
 ImageRef = shaped(r"^[^\s]+$", "an image reference without spaces", "debian:bookworm-slim")
 KubernetesName = shaped(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "a Kubernetes namespace name")
@@ -106,7 +106,6 @@ ArmId = shaped(
     "an Azure resource id (the model store's storage account)",
     f"{ARM_EXAMPLE}/Microsoft.Storage/storageAccounts/<name>",
 )
-DNS_NAME_ = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+"
 # An Azure container registry: 5-50 letters and digits (Azure's rule), by its resource id.
 REGISTRY_NAME_ = r"[a-zA-Z0-9]{5,50}"
 REGISTRY_ID = rf"^{ARM_}/Microsoft\.ContainerRegistry/registries/(?P<name>{REGISTRY_NAME_})$"

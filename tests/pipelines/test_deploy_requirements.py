@@ -2,11 +2,14 @@
 must be enough for everything they run. Every module that the Pulumi program, the policy pack, the model
 lifecycle and the pipeline scripts import from outside the standard library and this repository comes from a
 distribution requirements.txt names, or one those require, as the metadata of the distributions installed in
-this virtualenv (the same pins) says."""
+this virtualenv (the same pins) says. What the release agent runs with its system Python, outside that
+virtualenv, needs the standard library alone: pipelines/promotion.py among it, the promotion contract the
+program imports too."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +23,15 @@ from tests.pipelines.yaml_templates import REPO
 # (resolve_model.py and the image's model fetch), pipelines/*.py.
 DEPLOY_CODE = ("__main__.py", "infra", "model", "policy", "pipelines")
 LOCAL = {"infra", "model", "policy", "pipelines", "rules", "app", "tests"}  # rules: the pack's own package
+# Run with the agent's system Python (`python pipelines/<script>.py`: smoke.sh, deploy.sh, preview.yml), and
+# pipelines/promotion.py, which smoke_test.py and the Pulumi program (infra/config/promotion.py) import.
+STDLIB_ONLY = (
+    "pipelines.promotion",
+    "pipelines.smoke_test",
+    "pipelines.drift_report",
+    "pipelines.stack_lock",
+    "pipelines.pr_comment",
+)
 
 
 def _imported_modules() -> dict[str, set[str]]:
@@ -83,3 +95,22 @@ def test_the_check_would_see_a_test_tool_imported_by_the_program() -> None:
     provided = _installed_closure(REPO / "requirements.txt")
     assert "pulumi" in provided and "pyyaml" in provided  # infra/cluster.py's yaml comes with pulumi
     assert not {"pytest", "hypothesis", "playwright", "gunicorn"} & provided
+
+
+def _import_without_site_packages(*modules: str) -> subprocess.CompletedProcess[str]:
+    """`modules` imported by this Python with no site-packages (-S) and no environment (-I): the standard
+    library and this checkout only."""
+    code = f"import sys; sys.path.insert(0, {str(REPO)!r}); " + "; ".join(f"import {m}" for m in modules)
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_what_the_agents_system_python_runs_needs_only_the_standard_library() -> None:
+    """The promotion contract stays importable without pydantic or pulumi (the program's side adds those)."""
+    result = _import_without_site_packages(*STDLIB_ONLY)
+    assert result.returncode == 0, result.stderr
+    # The check would see a dependency: neither the program's config nor pydantic imports that way.
+    for module in ("infra.config.promotion", "pydantic"):
+        refused = _import_without_site_packages(module)
+        assert refused.returncode != 0 and "ModuleNotFoundError" in refused.stderr, module

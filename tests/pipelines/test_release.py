@@ -119,10 +119,14 @@ def test_prod_runs_exactly_what_dev_served_and_never_builds(
     "given, message",
     [
         (None, "PROMOTED_IMAGE is not set: prod never builds"),
-        ('{"image": "aiappdev.azurecr.io/aiapp:latest"}', "must have exactly the keys"),
+        (
+            '{"image": "aiappdev.azurecr.io/aiapp:latest"}',  # every problem at once
+            "lacks modelName, modelVersion, modelSha256, commit, appVersion; image "
+            "'aiappdev.azurecr.io/aiapp:latest' names a tag (:latest), not a digest",
+        ),
         (
             "$[ stageDependencies.dev.deploy_dev.outputs['x'] ]",
-            "PROMOTED_IMAGE (dev's promotion output) is not JSON",
+            "PROMOTED_IMAGE (dev's promotion output): is not JSON",
         ),
     ],
 )

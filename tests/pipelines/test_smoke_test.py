@@ -179,9 +179,9 @@ def test_expect_promotion_checks_the_stack_serves_the_object_and_the_app_reports
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"image": "aiappdev.azurecr.io/aiapp:v3"}, "an image by digest, never a tag"),
-        ({"commit": ""}, "commit is '', not a non-empty string"),
-        ({"extra": "x"}, "unknown: extra"),
+        ({"image": "aiappdev.azurecr.io/aiapp:v3"}, "names a tag (:v3), not a digest: promote by digest"),
+        ({"commit": ""}, "commit '' is not a full commit SHA"),
+        ({"extra": "x"}, "has keys the contract does not: 'extra'"),
     ],
 )
 def test_a_malformed_promotion_object_is_a_usage_error(

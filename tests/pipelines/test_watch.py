@@ -231,7 +231,7 @@ def test_a_window_that_does_not_fit_the_steps_budget_fails_at_once(
         ({"release_watch": None}, "outputs lack release_watch"),
         ({"release_watch": {"minutes": 3, "latencyP99Ms": 500, "maxErrorRatio": 1}}, "maxErrorRatio is 1"),
         ({"release_watch": {"minutes": "3", "latencyP99Ms": 500, "maxErrorRatio": 0}}, "minutes is '3'"),
-        ({"promotion": {"image": "aiapp:latest"}}, "must have exactly the keys"),
+        ({"promotion": {"image": "aiapp:latest"}}, "lacks modelName, modelVersion"),
     ],
 )
 def test_outputs_it_cannot_watch_fail_saying_what_is_wrong(
