@@ -208,8 +208,8 @@ def test_an_image_of_another_registry_is_refused_where_the_stack_pulls_from_its_
         ("prod", {}, {"minutes": 10, "latencyP99Ms": 500, "maxErrorRatio": 0.01}),
         (
             "prod",
-            {**promoted_config(), "aiapp:watchMinutes": "25", "aiapp:alertLatencyP99Ms": "800"},
-            {"minutes": 25, "latencyP99Ms": 800, "maxErrorRatio": 0.01},
+            {**promoted_config(), "aiapp:watchMinutes": "7", "aiapp:alertLatencyP99Ms": "800"},
+            {"minutes": 7, "latencyP99Ms": 800, "maxErrorRatio": 0.01},
         ),
     ],
     ids=["dev", "prod", "prod-promoted-configured"],
