@@ -171,7 +171,8 @@ class AppImage(pulumi.ComponentResource):
             # stored login for it (the one made above), and no credential reaches the state.
             registry=docker.RegistryArgs(server=server),
             skip_push=False,
-            # Pull-request previews need no Docker engine; the image build is tested on its own in CI.
+            # A preview builds nothing (it still needs a Docker engine: the provider pings it, see above);
+            # the image build is tested on its own in CI.
             build_on_preview=False,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.push_after)),
         )
