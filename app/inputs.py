@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 from flask import Request
 
+from app import jsonio
 from app.errors import ApiError, invalid_input, too_large
 from app.images import ImageRejected, digit_features
 from app.inference import FEATURES
@@ -90,7 +90,7 @@ def parse_json_body(body: bytes, max_batch: int, max_image_pixels: int) -> np.nd
     Public because two callers share it: the Flask route (via parse_predict_request) and app.fastlane.
     """
     try:
-        payload = json.loads(body)
+        payload = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     except RecursionError:

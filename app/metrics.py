@@ -8,12 +8,12 @@ In a single process (tests, a debugger) the app's own registry is the source.
 
 from __future__ import annotations
 
+import collections
 import re
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
-import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 UNMATCHED_ROUTE = "<unmatched>"  # every 404 path in one series: paths are client input, routes are not
@@ -63,17 +63,16 @@ class AppMetrics:
             histogram = self._latency_children[route, model] = self.latency.labels(route, model)
         histogram.observe(seconds)
 
-    def count_predictions(self, labels: np.ndarray) -> None:
-        classes = len(self._by_label)
-        if len(labels) == 1 and 0 <= labels[0] < classes:
-            self._by_label[int(labels[0])].inc()
-        elif labels.min() >= 0 and labels.max() < classes:
-            for label, count in enumerate(np.bincount(labels, minlength=classes).tolist()):
-                if count:
-                    self._by_label[label].inc(count)
-        else:  # a model with other class labels than 0..9 still gets counted, on the slow path
-            for label in labels.tolist():
-                self.predictions.labels(str(label)).inc()
+    def count_predictions(self, labels: list[int]) -> None:
+        """Count a batch's predicted labels (Python ints, as the answer has them)."""
+        by_label = self._by_label
+        if len(labels) == 1 and 0 <= labels[0] < len(by_label):  # one digit: the common request
+            by_label[labels[0]].inc()
+            return
+        for label, count in collections.Counter(labels).items():
+            # a model with other class labels than 0..9 still gets counted, on the slow path
+            child = by_label[label] if 0 <= label < len(by_label) else self.predictions.labels(str(label))
+            child.inc(count)
 
 
 class RouteLabels:
