@@ -51,7 +51,12 @@ node_modules/.installed: package.json package-lock.json
 	.venv-kserve/bin/pip install -q --disable-pip-version-check -r tools/kserve/requirements.txt
 	touch $@
 
-tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, buildah, promtool...
+.venv-mlserver/.installed: tools/mlserver/requirements.txt
+	$(PYTHON) -m venv .venv-mlserver  # MLServer pins fastapi 0.115, protobuf 6, uvloop<0.22: a venv of its own
+	.venv-mlserver/bin/pip install -q --disable-pip-version-check -r tools/mlserver/requirements.txt
+	touch $@
+
+tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed .venv-mlserver/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, MLServer, buildah, promtool...
 	@missing=$$(for t in $(APT_TOOLS); do \
 	  if [ $$t = chromium ]; then [ -x "$(CHROMIUM_PATH)" ]; else command -v $$t >/dev/null; fi || echo $$t; \
 	done); \

@@ -27,7 +27,9 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 JsonHandler = Callable[[bytes], bytes]
 # A body that is more than JSON as sent goes to Flask: chunked (Flask buffers it up to the limit), encoded
 # (the routes refuse or ignore an encoding as they see fit) or followed by binary tensors (app.oip).
-_NOT_PLAIN_JSON = ("HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_ENCODING", "HTTP_INFERENCE_HEADER_CONTENT_LENGTH")
+_NOT_PLAIN_JSON = frozenset(
+    {"HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_ENCODING", "HTTP_INFERENCE_HEADER_CONTENT_LENGTH"}
+)
 
 
 def is_json_content_type(content_type: str) -> bool:
@@ -52,7 +54,13 @@ class JsonFastLane:
             body = environ["wsgi.input"].read(length)
         except (OSError, ValueError):  # a client gone mid-body: werkzeug turns its failed read into a 400
             return self.flask_wsgi_app(environ, start_response)
-        answer = _answer(handler, body) if len(body) == length else None  # short: Flask's own 400 or read
+        # A handler raises for anything but a 200: an ApiError is Flask's error response, a bug its 500.
+        # It counts what it counts (predictions) only once it succeeds, so nothing is counted twice. A short
+        # body is Flask's own 400 (or read) too.
+        try:
+            answer = handler(body) if len(body) == length else None
+        except Exception:
+            answer = None
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.flask_wsgi_app(environ, start_response)
@@ -66,7 +74,7 @@ class JsonFastLane:
         """The body length when the fast lane serves this request to a path in its table, else None."""
         if (
             environ.get("REQUEST_METHOD") != "POST"
-            or any(header in environ for header in _NOT_PLAIN_JSON)
+            or not environ.keys().isdisjoint(_NOT_PLAIN_JSON)
             or not is_json_content_type(environ.get("CONTENT_TYPE", ""))
         ):
             return None
@@ -76,12 +84,3 @@ class JsonFastLane:
             return None
         size = int(length)
         return size if size <= self.max_body_bytes else None  # Flask answers the 413
-
-
-def _answer(handler: JsonHandler, body: bytes) -> bytes | None:
-    """The 200 body, or None for Flask to answer: an ApiError is its error response; a bug is its logged 500.
-    A handler counts what it counts (predictions) only once it succeeds, so nothing is counted twice."""
-    try:
-        return handler(body)
-    except Exception:
-        return None

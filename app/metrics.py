@@ -8,13 +8,15 @@ In a single process (tests, a debugger) the app's own registry is the source.
 
 from __future__ import annotations
 
+import collections
+import os
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
-import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, values
 
 UNMATCHED_ROUTE = "<unmatched>"  # every 404 path in one series: paths are client input, routes are not
 OTHER_MODEL = "<other>"  # likewise for a model name in a path that is not the served model's
@@ -22,6 +24,22 @@ OTHER_METHOD = "OTHER"  # likewise for made-up methods: label values must stay a
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # The predict path answers in about a millisecond; the buckets resolve that and still see slow image batches.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+_process_id = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _process_id.__setitem__(0, os.getpid()))
+
+
+def _cached_process_id() -> int:
+    return _process_id[0]
+
+
+# In multiprocess mode prometheus_client asks os.getpid() at every increment, to notice a fork: a system call,
+# ~0.3 us here, four of them per request. The same check against this process's id, kept up to date in a
+# forked child by os.register_at_fork, through prometheus_client's own hook for the process identifier.
+# Here, at import, before any metric exists: values made by the two classes must never share a file.
+if getattr(values.ValueClass, "_multiprocess", False):
+    values.ValueClass = values.MultiProcessValue(process_identifier=_cached_process_id)
 
 
 class AppMetrics:
@@ -47,33 +65,63 @@ class AppMetrics:
             ["label"],
             registry=self.registry,
         )
-        # Children are cached: .labels() hashes and locks on every call, the hot path should not.
-        self._by_label = [self.predictions.labels(str(label)) for label in range(classes)]
-        self._request_children: dict[tuple[str, str, int, str], Counter] = {}
-        self._latency_children: dict[tuple[str, str], Histogram] = {}
+        # Children are cached: .labels() hashes and locks on every call, the hot path should not; and of
+        # each child, the increments of its values themselves (_increment, _observation).
+        self._by_label = [_increment(self.predictions.labels(str(label))) for label in range(classes)]
+        self._observations: dict[tuple[str, str, str, str], tuple[Increment, Increment]] = {}
 
-    def observe_request(self, route: str, model: str, method: str, status: int, seconds: float) -> None:
+    def observe_request(self, route: str, model: str, method: str, status: str, seconds: float) -> None:
+        """One request answered: `status` is its three digits."""
         key = (route, method, status, model)
-        counter = self._request_children.get(key)
-        if counter is None:
-            counter = self._request_children[key] = self.requests.labels(route, method, str(status), model)
-        counter.inc()
-        histogram = self._latency_children.get((route, model))
-        if histogram is None:
-            histogram = self._latency_children[route, model] = self.latency.labels(route, model)
-        histogram.observe(seconds)
+        observation = self._observations.get(key)
+        if observation is None:
+            observation = self._observations[key] = (
+                _increment(self.requests.labels(route, method, status, model)),
+                _observation(self.latency.labels(route, model)),
+            )
+        count, observe = observation
+        count(1)
+        observe(seconds)
 
-    def count_predictions(self, labels: np.ndarray) -> None:
-        classes = len(self._by_label)
-        if len(labels) == 1 and 0 <= labels[0] < classes:
-            self._by_label[int(labels[0])].inc()
-        elif labels.min() >= 0 and labels.max() < classes:
-            for label, count in enumerate(np.bincount(labels, minlength=classes).tolist()):
-                if count:
-                    self._by_label[label].inc(count)
-        else:  # a model with other class labels than 0..9 still gets counted, on the slow path
-            for label in labels.tolist():
-                self.predictions.labels(str(label)).inc()
+    def count_predictions(self, labels: list[int]) -> None:
+        """Count a batch's predicted labels (Python ints, as the answer has them)."""
+        by_label = self._by_label
+        if len(labels) == 1 and 0 <= labels[0] < len(by_label):  # one digit: the common request
+            by_label[labels[0]](1)
+            return
+        for label, count in collections.Counter(labels).items():
+            if 0 <= label < len(by_label):
+                by_label[label](count)
+            else:  # a model with other class labels than 0..9 still gets counted, on the slow path
+                self.predictions.labels(str(label)).inc(count)
+
+
+Increment = Callable[[float], None]
+
+
+def _increment(child: Counter) -> Increment:
+    """`child.inc`, without Counter.inc's checks, which never fail here (a child is observable, no amount is
+    negative, no exemplar): the increment of prometheus_client's value object itself, which takes its lock
+    and, in multiprocess mode, writes this process's file. A value object of another shape: child.inc."""
+    value = getattr(child, "_value", None)
+    return getattr(value, "inc", None) or child.inc
+
+
+def _observation(child: Histogram) -> Increment:
+    """`child.observe`, as prometheus_client's Histogram.observe does it (the sum, then the first bucket whose
+    upper bound is at least the amount) with the bucket found by bisection instead of a Python loop over
+    fifteen bounds. A histogram of another shape: child.observe."""
+    total, buckets = getattr(child, "_sum", None), getattr(child, "_buckets", None)
+    bounds = list(getattr(child, "_upper_bounds", ()))
+    if total is None or buckets is None or len(bounds) != len(buckets):
+        return child.observe
+    add, increments = total.inc, [bucket.inc for bucket in buckets]
+
+    def observe(amount: float) -> None:
+        add(amount)
+        increments[bisect_left(bounds, amount)](1)
+
+    return observe
 
 
 class RouteLabels:
@@ -83,7 +131,7 @@ class RouteLabels:
     (`/v2/models/{name}/infer`), or UNMATCHED_ROUTE. The model is the served model's name on a route that
     runs or describes it (a rule with a `<name>` variable naming it, or one of `model_routes`), OTHER_MODEL
     when the path names another, and empty on every other route. A set lookup for the static routes (the
-    hot path), a regex per templated rule after that.
+    hot path), a regex per templated rule after that, and a dict of the paths whose labels are final first.
     """
 
     def __init__(self, rules: Iterable[str], model_routes: Iterable[str], served_name: Callable[[], str]):
@@ -98,17 +146,33 @@ class RouteLabels:
                 (rule for rule in rules if "<" in rule), key=lambda rule: (not rule.endswith("/infer"), rule)
             )
         ]
+        # Paths whose labels are final, looked up before anything else: the static routes' once the model is
+        # loaded, and the served model's paths of rules whose only variable is its name. Never a path a
+        # client makes up (another name, a version, an unknown path): their count is bounded by the rules.
+        self.known: dict[str, tuple[str, str]] = {}
 
     def __call__(self, path: str) -> tuple[str, str]:
+        known = self.known.get(path)
+        if known is not None:
+            return known
+        served = self.served_name()
         if path in self.static:
-            return path, self.served_name() if path in self.model_routes else ""
+            labels = path, served if path in self.model_routes else ""
+            if served:  # a static path's labels are final once the model is loaded: a bounded set
+                self.known[path] = labels
+            return labels
         for pattern, route in self.templated:
             match = pattern.fullmatch(path)
             if match:
-                name = match.groupdict().get("name")
+                variables = match.groupdict()
+                name = variables.get("name")
                 if name is None:
                     return route, ""
-                return route, name if name == self.served_name() else OTHER_MODEL
+                if name != served:
+                    return route, OTHER_MODEL
+                if len(variables) == 1:  # the served model's path of a rule with no other variable: bounded
+                    self.known[path] = (route, name)
+                return route, name
         return UNMATCHED_ROUTE, ""
 
 
@@ -147,6 +211,6 @@ class MetricsMiddleware:
                 route,
                 model,
                 method if method in KNOWN_METHODS else OTHER_METHOD,
-                int(statuses[-1][:3]) if statuses else 500,
+                statuses[-1][:3] if statuses else "500",
                 perf_counter() - started,
             )

@@ -4,8 +4,10 @@ In one run on 127.0.0.1, with wrk and one fixed request body (a real digit from 
   1. the worker count, chosen by measurement (unless --workers): the app at 16 connections with 1 .. CPUs+1;
   2. the app under its production entrypoint (`python -m app`), the same with its fast lane off
      (FAST_LANE=false), the same asked with the Open Inference Protocol (the digit as v2 JSON), the same
-     Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, and the yardsticks "tutorial"
-     (Flask dev server + scikit-learn, one process) and "peer" (FastAPI on uvicorn[standard], ONNX), and
+     Flask app under granian (WSGI), gunicorn sync and gunicorn gthread, the ceiling "hello" (the app's
+     server and worker count answering a fixed body with no work), and the yardsticks "tutorial"
+     (Flask dev server + scikit-learn, one process), "peer" (FastAPI on uvicorn[standard], ONNX) and
+     Seldon MLServer (bench/mlserver.py, v2 JSON) with parallel_workers 0 and N, and
      the app with sign-in on, sent one token again and again or a new one each time (bench/signin.py):
      req/s, p50 and p99 at 1 and 16 connections, all servers up side by side and measured in
      interleaved rounds;
@@ -32,12 +34,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import wrk
+from bench import mlserver, wrk
 from bench.body import protocols, reference_digit
 from bench.cpu import idle_check
 from bench.floor import inference_floor
 from bench.image import image_figures, require_image_tool
-from bench.inprocess import app_time_inprocess
+from bench.inprocess import app_answer, app_time_inprocess
 from bench.machine import describe_machine, now_utc
 from bench.modeldir import model_dir_for
 from bench.procs import BenchError, ServerGroup
@@ -47,6 +49,7 @@ from bench.report import (
     FAST_LANE_PAIR,
     PROTOCOL_PAIR,
     SIGN_IN_SERVERS,
+    ceiling_and_mlserver,
     check_targets,
     fast_lane_gain,
     headline,
@@ -65,7 +68,7 @@ CONNECTIONS = (1, 16)
 SWEEP_CONNECTIONS = (16,)
 # Inherited variables that would silently reconfigure a server under test: each server gets its settings
 # from this benchmark only, so the figures are those of the defaults.
-_FOREIGN_PREFIXES = ("GRANIAN_", "UVICORN_", "GUNICORN_", "PROMETHEUS_")
+_FOREIGN_PREFIXES = ("GRANIAN_", "UVICORN_", "GUNICORN_", "PROMETHEUS_", "MLSERVER_")
 _APP_SETTINGS = (
     "MODEL_DIR", "HOST", "PORT", "METRICS_PORT", "WORKERS", "THREADS", "SERVER", "MAX_BATCH",
     "MAX_BODY_BYTES", "MAX_IMAGE_PIXELS", "LOG_LEVEL", "ACCESS_LOG", "FAST_LANE", "WEB_CONCURRENCY",
@@ -157,6 +160,11 @@ def _run(
     if options.image:
         require_image_tool(REPO)  # before minutes of measuring, not after
     wrk.require_wrk()
+    if any(name.startswith("mlserver") for name in options.servers):
+        try:
+            mlserver.mlserver_command()  # before minutes of measuring, not after
+        except mlserver.MLServerMissing as exc:
+            raise BenchError(str(exc)) from None
     options.log_dir.mkdir(parents=True, exist_ok=True)
     for old_log in options.log_dir.glob("*.log"):
         old_log.unlink()
@@ -164,13 +172,19 @@ def _run(
     digit = reference_digit()
     model_dir = model_dir_for(options.model_dir, REPO / "build" / "model", scratch)
     (scratch / "servers").mkdir()
-    asked = protocols(digit, verify_model_dir(model_dir).name)
+    model_name = verify_model_dir(model_dir).name
+    asked = protocols(digit, model_name)
+    ceiling_body = None
+    if "hello" in options.servers:  # the ceiling answers what the app answers, recorded in-process
+        ceiling_body = scratch / "ceiling-answer.json"
+        ceiling_body.write_bytes(app_answer(model_dir, env, REPO))
     plan = Plan(
         model_dir=model_dir, protocols=asked, expected_label=digit.label,
         scripts={name: wrk.write_script(protocol.body, scratch, name) for name, protocol in asked.items()},
         log_dir=options.log_dir, scratch=scratch / "servers",
         repo=REPO, warmup_s=options.warmup, duration_s=options.duration, rounds=options.rounds,
         quiet=QuietPolicy(options.max_other_load, options.quiet_wait),
+        model_name=model_name, ceiling_body=ceiling_body,
     )  # fmt: skip
     summary: dict[str, Any] = {"date": now_utc(), "machine": describe_machine()}
     summary["load_before"] = {"other_cores": round(idle_check(), 2), "loadavg": os.getloadavg()}
@@ -230,6 +244,7 @@ def _run(
     summary["sign_in_cost"] = sign_in_cost(summary, servers if servers.keys() >= SIGN_IN_SERVERS else None)
     if servers.keys() >= set(PROTOCOL_PAIR):
         summary["v2_over_v1"] = v2_over_v1(servers)
+    summary.update(ceiling_and_mlserver(servers))
     if servers.keys() >= COMPARED:
         from app.settings import DEFAULT_SERVER
 

@@ -72,12 +72,39 @@ def wsgi_request(
     return one
 
 
+def answer_of(application: WsgiApp, protocol: Protocol) -> bytes:
+    """The app's 200 answer to the protocol's request of the digit, as bytes."""
+    statuses: list[str] = []
+    response = application(_environ(protocol.path, protocol.body), lambda status, *_: statuses.append(status))
+    answer = b"".join(response)
+    getattr(response, "close", lambda: None)()
+    if not statuses[-1].startswith("200"):
+        raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
+    return answer
+
+
 def time_requests(
     application: WsgiApp, protocols: Sequence[Protocol], runs: int, warmup: int
 ) -> dict[str, dict[str, float]]:
     """Each protocol's request of the digit, taking turns (time_interleaved): figures by protocol name."""
     calls = {protocol.name: wsgi_request(application, protocol) for protocol in protocols}
     return time_interleaved(calls, runs, warmup)
+
+
+def app_answer(model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 120) -> bytes:
+    """The app's answer to the digit on /v1, from a fresh process (what the ceiling server answers)."""
+    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--answer"]
+    try:
+        done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise BenchError(
+            f"`python -m bench.inprocess --answer` did not finish within {timeout_s:.0f} s"
+        ) from None
+    if done.returncode != 0:
+        raise BenchError(
+            f"`python -m bench.inprocess --answer` failed (exit {done.returncode}): {done.stderr.strip()}"
+        )
+    return str(json.loads(done.stdout.strip().splitlines()[-1])).encode()
 
 
 def app_time_inprocess(
@@ -109,6 +136,9 @@ def main() -> None:
     cli.add_argument("--runs", type=int, default=5000)
     cli.add_argument("--protocols", default="v1", help="v1, v2 or v1,v2: the digit as /v1 or OIP v2 JSON")
     cli.add_argument(
+        "--answer", action="store_true", help="instead: print the app's /v1 answer (JSON string)"
+    )
+    cli.add_argument(
         "--sign-in",
         action="store_true",
         help="instead: /v1 with sign-in off, on with one token, on with new ones",
@@ -126,6 +156,9 @@ def main() -> None:
         from app.wsgi import application
 
         asked = protocols(reference_digit(), verify_model_dir(options.model_dir).name)
+        if options.answer:
+            print(json.dumps(answer_of(application, asked["v1"]).decode()))
+            return
         chosen = [asked[name] for name in options.protocols.split(",")]
         print(json.dumps(time_requests(application, chosen, options.runs, warmup=500)))
 

@@ -131,15 +131,31 @@ def readyz_probe(server: Server) -> bool:
 
 
 def predict_probe(
-    protocol: Protocol, expected_label: int, headers: Mapping[str, str] | None = None
+    protocol: Protocol,
+    expected_label: int,
+    headers: Mapping[str, str] | None = None,
+    must_answer: bool = False,
 ) -> Callable[[Server], bool]:
     """Ready means: the protocol's route answers 200 with its contract's shape and the digit's right label
-    (with `headers`: a token, for a server with sign-in on)."""
+    (with `headers`: a token, for a server with sign-in on). Any other answer is "not yet", or with
+    `must_answer` (the server already said it is ready) a failure."""
 
     def probe(server: Server) -> bool:
         url = f"{server.base_url}{protocol.path}"
-        status, payload = http("POST", url, protocol.body, 2.0, headers)
+        try:
+            status, payload = http("POST", url, protocol.body, 2.0, headers)
+        except OSError as exc:
+            if must_answer:
+                raise server.failure(
+                    f"said it is ready, then failed the benchmark's request: {exc}"
+                ) from None
+            raise
         if status != 200:
+            if must_answer:
+                raise server.failure(
+                    f"said it is ready, then answered {status} {payload[:300]!r} to the benchmark's digit "
+                    f"on {protocol.path}"
+                )
             return False
         try:
             correct = protocol.label_of(payload) == expected_label
@@ -153,6 +169,18 @@ def predict_probe(
         return True
 
     return probe
+
+
+def ready_then(ready_path: str, probe: Callable[[Server], bool]) -> Callable[[Server], bool]:
+    """Ready means: `ready_path` answers 200 (the model itself is loaded), then `probe` (a predict_probe
+    with must_answer): a server whose model says it is ready but that cannot answer the benchmark's request
+    correctly fails the benchmark at once, rather than being polled until the time runs out."""
+
+    def probe_after_ready(server: Server) -> bool:
+        status, _ = http("GET", f"{server.base_url}{ready_path}", timeout_s=1.0)
+        return status == 200 and probe(server)
+
+    return probe_after_ready
 
 
 class ServerGroup:

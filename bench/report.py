@@ -25,6 +25,10 @@ class Target:
 TARGETS = (
     Target("throughput_ratio_c16", operator.ge, 5.0, ">= 5x the tutorial pattern at 16 connections"),
     Target("throughput_ratio_peer_c16", operator.ge, 1.0, ">= 1x the FastAPI peer at 16 connections"),
+    Target(
+        "throughput_ratio_mlserver_c16", operator.ge, 4.0, ">= 4x Seldon MLServer (fastest) at 16 connections"
+    ),
+    Target("ceiling_fraction_c16", operator.ge, 0.5, ">= 0.5 of the bare server's req/s at 16 connections"),
     Target("p99_ms_c1", operator.le, 2.0, "p99 <= 2 ms at 1 connection"),
     Target("p99_ms_c16", operator.le, 15.0, "p99 <= 15 ms at 16 connections"),
     Target("start_to_ready_s", operator.le, 1.5, "start to ready <= 1.5 s"),
@@ -79,6 +83,40 @@ def v2_over_v1(servers: Mapping[str, Any]) -> dict[str, float]:
         for figure in ("p50_ms", "p99_ms"):
             ratios[f"{figure}_c{c}"] = round(servers[v2][f"c{c}"][figure] / servers[v1][f"c{c}"][figure], 3)
     return ratios
+
+
+MLSERVER_KINDS = ("mlserver", "mlserver-workers")  # parallel_workers 0 and N
+
+
+def ceiling_and_mlserver(servers: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures against the ceiling and against MLServer, each when its servers ran:
+    ceiling_fraction_c1/_c16, the app's req/s over the bare server's ("hello": same server, same workers, a
+    fixed answer, no work); throughput_ratio_mlserver_c1/_c16, the app's req/s on /v1 over MLServer's in its
+    faster configuration at 16 connections (mlserver_fastest, its parallel_workers), and the same with the
+    app asked the very same v2 JSON (throughput_ratio_mlserver_v2_c16); v2_rps_c16 and v2_p99_ms_c16, the
+    app's figures for the digit as v2 JSON."""
+    figures: dict[str, Any] = {}
+    if {"app", "hello"} <= servers.keys():
+        for c in (1, 16):
+            figures[f"ceiling_fraction_c{c}"] = round(_rps(servers, "app", c) / _rps(servers, "hello", c), 3)
+    measured = [name for name in MLSERVER_KINDS if name in servers]
+    if measured:
+        fastest = max(measured, key=lambda name: _rps(servers, name, 16))
+        figures["mlserver_fastest"] = fastest
+        figures["mlserver_parallel_workers"] = 0 if fastest == "mlserver" else servers[fastest]["workers"]
+        if "app" in servers:
+            for c in (1, 16):
+                figures[f"throughput_ratio_mlserver_c{c}"] = round(
+                    _rps(servers, "app", c) / _rps(servers, fastest, c), 2
+                )
+        if "app-v2" in servers:
+            figures["throughput_ratio_mlserver_v2_c16"] = round(
+                _rps(servers, "app-v2", 16) / _rps(servers, fastest, 16), 2
+            )
+    if "app-v2" in servers:
+        figures["v2_rps_c16"] = round(_rps(servers, "app-v2", 16), 1)
+        figures["v2_p99_ms_c16"] = servers["app-v2"]["c16"]["p99_ms"]
+    return figures
 
 
 SIGN_IN_SERVERS = {"app", "app-signin", "app-signin-fresh"}
@@ -201,6 +239,32 @@ def render(summary: Mapping[str, Any]) -> str:
             f"req/s x{ratio['requests_per_s_c1']} at c1, x{ratio['requests_per_s_c16']} at c16; "
             f"p50 x{ratio['p50_ms_c1']} / p99 x{ratio['p99_ms_c1']} at c1, "
             f"p50 x{ratio['p50_ms_c16']} / p99 x{ratio['p99_ms_c16']} at c16"
+        )
+    if "ceiling_fraction_c16" in summary:
+        lines.append(
+            "the app against its server's ceiling (req/s of the app on /v1 / of the same server, same "
+            f"workers, answering a fixed body with no work): {summary['ceiling_fraction_c1']} at c1, "
+            f"{summary['ceiling_fraction_c16']} at c16"
+        )
+    if "mlserver_fastest" in summary:
+        ratio = (
+            f"x{summary['throughput_ratio_mlserver_c1']} at c1, "
+            f"x{summary['throughput_ratio_mlserver_c16']} at c16"
+            if "throughput_ratio_mlserver_c16" in summary
+            else "(the app did not run)"
+        )
+        same = (
+            f"; the app asked the same v2 JSON: x{summary['throughput_ratio_mlserver_v2_c16']} at c16"
+            if "throughput_ratio_mlserver_v2_c16" in summary
+            else ""
+        )
+        lines.append(
+            f"the app over Seldon MLServer in its faster configuration ({summary['mlserver_fastest']}, "
+            f"parallel_workers {summary['mlserver_parallel_workers']}), req/s: {ratio}{same}"
+        )
+    if "v2_rps_c16" in summary:
+        lines.append(
+            f"the app asked v2 JSON at c16: {summary['v2_rps_c16']} req/s, p99 {summary['v2_p99_ms_c16']} ms"
         )
     if "fastest_wsgi_server" in summary:
         lines.append(

@@ -18,7 +18,15 @@ from typing import Any
 from bench import wrk
 from bench.body import Protocol
 from bench.cpu import CpuShare, cpu_share
-from bench.procs import Server, ServerGroup, free_port, predict_probe, spawn, wait_until
+from bench.procs import (
+    Server,
+    ServerGroup,
+    free_port,
+    predict_probe,
+    ready_then,
+    spawn,
+    wait_until,
+)
 from bench.quiet import QuietPolicy
 from bench.servers import Launch, ServerKind
 from bench.signin import SignIn
@@ -40,6 +48,8 @@ class Plan:
     rounds: int
     quiet: QuietPolicy
     sign_in: SignIn | None = None  # the issuer and token scripts of the servers with sign-in on
+    model_name: str = ""  # the served model's name, for a server kind's ready_path
+    ceiling_body: Path | None = None  # the app's answer to the digit, which "hello" answers (the ceiling)
 
     def script_for(self, kind: ServerKind) -> Path:
         """The wrk script of a server kind: its token script with sign-in, else its protocol's."""
@@ -80,11 +90,19 @@ def start(
     scratch.mkdir()
     signed_in = plan.sign_in if kind.tokens is not None else None
     sign_in_env = dict(signed_in.env) if signed_in else {}
-    launch = Launch(free_port(), free_port(), workers, plan.model_dir, scratch, sign_in_env)
+    launch = Launch(
+        free_port(), free_port(), workers, plan.model_dir, scratch, sign_in_env, plan.ceiling_body
+    )
     argv, extra_env = kind.command(launch)
     server = group.add(spawn(name, argv, {**env, **extra_env}, launch.port, plan.log_dir, plan.repo))
     protocol = plan.protocols[kind.protocol]
-    probe = predict_probe(protocol, plan.expected_label, signed_in.headers if signed_in else None)
+    headers = signed_in.headers if signed_in else None
+    probe = predict_probe(protocol, plan.expected_label, headers)
+    if kind.ready_path is not None:
+        ready_path = kind.ready_path.format(model=plan.model_name)
+        probe = ready_then(
+            ready_path, predict_probe(protocol, plan.expected_label, headers, must_answer=True)
+        )
     ready_s = wait_until(server, probe, READY_TIMEOUT_S)
     running = Running(name, kind, workers, server, round(ready_s, 2), protocol.path)
     # Warm-up at 16 connections: every worker and thread has served requests before any clock runs.

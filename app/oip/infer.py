@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.errors import json_bytes
 from app.inference import RunError, ServedModel
+from app.jsonio import answer_bytes
 from app.oip.request import InferRequest
 from app.tensors import bad_request, to_binary, to_json
 
@@ -40,7 +40,7 @@ def infer_body(model: ServedModel, request: InferRequest) -> tuple[bytes, int | 
     if request.id is not None:
         answer["id"] = request.id
     answer["outputs"] = outputs
-    header = json_bytes(answer)
+    header = answer_bytes(answer)
     if not chunks:
         return header, None
     return b"".join([header, *chunks]), len(header)

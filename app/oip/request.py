@@ -9,7 +9,6 @@ ApiError that says what (a batch over MAX_BATCH: 413). Shared by the Flask route
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app import jsonio
 from app.errors import too_large
 from app.inference import ServedModel
 from app.tensors import DATATYPES, TensorSpec, bad_request, from_binary, from_json
@@ -78,7 +78,7 @@ def parse_infer_request(header: bytes, binary: bytes, model: ServedModel, max_ba
 
 def _json_object(header: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(header)
+        payload = jsonio.loads(header)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise bad_request(f"the inference request is not valid JSON: {exc}") from None
     except RecursionError:

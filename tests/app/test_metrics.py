@@ -43,3 +43,40 @@ def test_requests_latency_and_predictions_are_counted(
     for label in range(10):
         assert value("model_predictions_total", label=str(label)) == labels.count(label), label
     assert b"model_predictions_total" in generate_latest(registry)
+
+
+def test_observations_are_prometheus_clients_own() -> None:
+    """The hot path's increments (app.metrics._increment, _observation) leave the samples that Counter.inc and
+    Histogram.observe leave, bucket by bucket, bounds included."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    from app.metrics import LATENCY_BUCKETS, AppMetrics
+
+    metrics = AppMetrics(10)
+    reference = CollectorRegistry()
+    requests = Counter("http_requests_total", "", ["route", "method", "status", "model"], registry=reference)
+    latency = Histogram(
+        "http_request_duration_seconds", "", ["route", "model"], buckets=LATENCY_BUCKETS, registry=reference
+    )
+    predictions = Counter("model_predictions_total", "", ["label"], registry=reference)
+    for seconds in (0.0, 0.0001, 0.0005, 0.00050001, 0.001, 0.0075, 2.5, 3.0, 1e9, *LATENCY_BUCKETS):
+        metrics.observe_request("/v1/predict", "digits", "POST", "200", seconds)
+        requests.labels("/v1/predict", "POST", "200", "digits").inc()
+        latency.labels("/v1/predict", "digits").observe(seconds)
+    metrics.observe_request("/healthz", "", "GET", "503", 0.01)
+    requests.labels("/healthz", "GET", "503", "").inc()
+    latency.labels("/healthz", "").observe(0.01)
+    for labels in ([3], [1, 1, 2], list(range(10)), [12]):
+        metrics.count_predictions(labels)
+        for label in labels:
+            predictions.labels(str(label)).inc()
+
+    def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in registry.collect()
+            for sample in family.samples
+            if not sample.name.endswith("_created")
+        }
+
+    assert samples(metrics.registry) == samples(reference)
