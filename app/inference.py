@@ -7,8 +7,8 @@ which is what `/v1/predict` needs (model.manifest.SERVED_INPUT/SERVED_OUTPUT).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +49,6 @@ class ServedModel:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     digits: bool  # the digits interface: /v1/predict is offered
-    # The session's own run, under InferenceSession.run's Python checks (input names, WebGPU graph capture,
-    # OrtValue ownership, a fallback to other execution providers), none of which applies to a CPU session
-    # fed numpy arrays whose names were checked already (app.oip.request, /v1's parsing): about 1.5 us of a
-    # request's 10 us in onnxruntime. onnxruntime's C++ still checks every input's type and shape.
-    _run: Callable[..., list[np.ndarray]] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        session = self.session
-        object.__setattr__(self, "_run", getattr(getattr(session, "_sess", None), "run", None) or session.run)
 
     @classmethod
     def load(cls, model_dir: Path) -> ServedModel:
@@ -113,7 +104,7 @@ class ServedModel:
     def run(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> list[np.ndarray]:
         """The named outputs for these inputs; RunError when onnxruntime refuses them."""
         try:
-            return self._run(output_names, feeds, None)
+            return self.session.run(output_names, feeds)  # type: ignore[arg-type]
         # Validated inputs can still break a graph's own rules (two dynamic dimensions that must agree, an
         # index out of range): onnxruntime's exception types share no base.
         except Exception as exc:
@@ -122,5 +113,5 @@ class ServedModel:
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The digits interface only: features float32 [n, 64] -> (labels int64 [n], probabilities float32
         [n, 10]). Straight to the session, without run()'s checks: /v1/predict validated the batch."""
-        labels, probabilities = self._run(OUTPUT_NAMES, {INPUT_NAME: features}, None)
+        labels, probabilities = self.session.run(OUTPUT_NAMES, {INPUT_NAME: features})
         return labels, probabilities
