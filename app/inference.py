@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.session_options import session_options
 from app.tensors import TensorSpec, tensor_specs
 from model.errors import IntegrityError
 from model.manifest import MODEL_FILE, Manifest, describe, sha256_of, spec_problems, verify_model_dir
@@ -28,18 +29,6 @@ PLATFORM = "onnx_onnxv1"  # OIP's platform name for an ONNX model
 
 class RunError(Exception):
     """onnxruntime refused to run the model on these inputs (a shape or value the graph cannot take)."""
-
-
-def _session_options() -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    # One request is a few small matrix products: a thread pool costs more than it saves, and the server
-    # already runs one process per core. Spinning threads would steal CPU from the other workers.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3  # errors only: the INFO/WARNING chatter is not actionable at serve time
-    return options
 
 
 @dataclass(frozen=True)
@@ -65,9 +54,7 @@ class ServedModel:
         if sha256_of(model_bytes) != manifest.sha256:
             raise IntegrityError(f"{model_path} changed while it was being loaded; fetch the model again")
         try:
-            session = ort.InferenceSession(
-                model_bytes, _session_options(), providers=["CPUExecutionProvider"]
-            )
+            session = ort.InferenceSession(model_bytes, session_options(), providers=["CPUExecutionProvider"])
         # onnxruntime raises its own pybind exception types (Fail, InvalidProtobuf, ...), no common base.
         except Exception as exc:
             raise IntegrityError(f"{model_path} is not a model onnxruntime can load: {exc}") from None

@@ -106,21 +106,24 @@ def what_failed(work: Path, stack: str, environment: str) -> Failure:
             "pods' events and logs, `kubectl -n <namespace> describe deployment`)",
             changed=True,
         )
-    if not (work / "smoke.passed").exists():
-        verdict = _last_line(work / "smoke.verdict") or "it did not finish within its time"
-        return Failure(
-            f"the smoke test of {stack} failed: {verdict}",
+    # The checks after the update, in the job's order: each leaves <step>.passed, or its verdict's last line.
+    checks = (
+        (
+            "smoke",
+            "the smoke test",
             "the smoke test's output above: what /readyz, /version or /v1/predict answered",
-            changed=True,
-        )
-    if not (work / "watch.passed").exists():
-        verdict = _last_line(work / "watch.verdict") or "it did not finish within its time"
-        return Failure(
-            f"the SLO watch of {stack} failed: {verdict}",
+        ),
+        (
+            "watch",
+            "the SLO watch",
             "the watch's figures above, and the failed build's logs (ContainerLogV2) and the dashboard for "
             "its commit",
-            changed=True,
-        )
+        ),
+    )
+    for step, name, look_at in checks:
+        if not (work / f"{step}.passed").exists():
+            verdict = _last_line(work / f"{step}.verdict") or "it did not finish within its time"
+            return Failure(f"{name} of {stack} failed: {verdict}", look_at, changed=True)
     return Failure(
         f"a step of {environment}'s job failed after the watch passed",
         "the failed step's log above",

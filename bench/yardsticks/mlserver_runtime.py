@@ -7,7 +7,8 @@ with the app's settings (one thread, sequential, all graph optimisations), `pred
 MLServer's NumpyCodec, runs the session and encodes every output back.
 
 It runs inside MLServer's own virtualenv (.venv-mlserver, tools/mlserver/requirements.txt), which has
-onnxruntime and numpy but not the app: so it imports neither `app` nor anything else of this repository.
+onnxruntime and numpy but not the app: of this repository it imports only app/session_options.py, the
+app's onnxruntime settings, which needs onnxruntime alone.
 bench/mlserver.py writes the settings and starts it: `mlserver start <dir>` with PYTHONPATH at the repository.
 """
 
@@ -19,16 +20,7 @@ from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 from mlserver.utils import get_model_uri
 
-
-def session_options() -> ort.SessionOptions:
-    """The app's (app/inference.py): one request is a few small matrix products, one process per core."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return options
+from app.session_options import session_options  # onnxruntime alone: importable here
 
 
 class OnnxRuntime(MLModel):
