@@ -14,7 +14,8 @@ not of value: non-ASCII characters as UTF-8 rather than \\u escapes, and a float
 in orjson's notation (6e-6, 0.00001) rather than Python's repr (6e-06, 1e-05). A NaN or an infinity, which
 orjson would write as null, and an integer beyond 64 bits go through json_bytes instead (NaN, Infinity: what
 the inference protocol's answers say, as Triton's do). Error bodies are always json_bytes'.
-It costs a tenth of json's time here: a float's repr is most of an answer's cost (app/README, "Benchmarks").
+orjson costs a fifth of json's instructions to read a digit and a tenth to write its answer (a float's repr
+was most of an answer's cost: README, "Benchmarks").
 """
 
 from __future__ import annotations
