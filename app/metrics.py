@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import os
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
@@ -36,7 +35,9 @@ def _cached_process_id() -> int:
 
 # In multiprocess mode prometheus_client asks os.getpid() at every increment, to notice a fork: a system call,
 # ~0.3 us here, four of them per request. The same check against this process's id, kept up to date in a
-# forked child by os.register_at_fork, through prometheus_client's own hook for the process identifier.
+# forked child by os.register_at_fork, through prometheus_client's own public hook for the process identifier
+# (prometheus_client 0.26.0, prometheus_client/values.py: MultiProcessValue(process_identifier=os.getpid),
+# whose value class compares it with the pid its file was opened for, and reopens on a change).
 # Here, at import, before any metric exists: values made by the two classes must never share a file.
 if getattr(values.ValueClass, "_multiprocess", False):
     values.ValueClass = values.MultiProcessValue(process_identifier=_cached_process_id)
@@ -65,9 +66,10 @@ class AppMetrics:
             ["label"],
             registry=self.registry,
         )
-        # Children are cached: .labels() hashes and locks on every call, the hot path should not; and of
-        # each child, the increments of its values themselves (_increment, _observation).
-        self._by_label = [_increment(self.predictions.labels(str(label))) for label in range(classes)]
+        # Children are cached: .labels() hashes and locks on every call, the hot path should not. (Their
+        # public inc and observe: prometheus_client's private value objects would save a few checks a call,
+        # not worth a seam into its internals.)
+        self._by_label = [self.predictions.labels(str(label)).inc for label in range(classes)]
         self._observations: dict[tuple[str, str, str, str], tuple[Increment, Increment]] = {}
 
     def observe_request(self, route: str, model: str, method: str, status: str, seconds: float) -> None:
@@ -76,8 +78,8 @@ class AppMetrics:
         observation = self._observations.get(key)
         if observation is None:
             observation = self._observations[key] = (
-                _increment(self.requests.labels(route, method, status, model)),
-                _observation(self.latency.labels(route, model)),
+                self.requests.labels(route, method, status, model).inc,
+                self.latency.labels(route, model).observe,
             )
         count, observe = observation
         count(1)
@@ -97,31 +99,6 @@ class AppMetrics:
 
 
 Increment = Callable[[float], None]
-
-
-def _increment(child: Counter) -> Increment:
-    """`child.inc`, without Counter.inc's checks, which never fail here (a child is observable, no amount is
-    negative, no exemplar): the increment of prometheus_client's value object itself, which takes its lock
-    and, in multiprocess mode, writes this process's file. A value object of another shape: child.inc."""
-    value = getattr(child, "_value", None)
-    return getattr(value, "inc", None) or child.inc
-
-
-def _observation(child: Histogram) -> Increment:
-    """`child.observe`, as prometheus_client's Histogram.observe does it (the sum, then the first bucket whose
-    upper bound is at least the amount) with the bucket found by bisection instead of a Python loop over
-    fifteen bounds. A histogram of another shape: child.observe."""
-    total, buckets = getattr(child, "_sum", None), getattr(child, "_buckets", None)
-    bounds = list(getattr(child, "_upper_bounds", ()))
-    if total is None or buckets is None or len(bounds) != len(buckets):
-        return child.observe
-    add, increments = total.inc, [bucket.inc for bucket in buckets]
-
-    def observe(amount: float) -> None:
-        add(amount)
-        increments[bisect_left(bounds, amount)](1)
-
-    return observe
 
 
 class RouteLabels:

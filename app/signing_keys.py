@@ -117,10 +117,6 @@ class SigningKeys:
     def ready(self) -> bool:
         return bool(self._keys)
 
-    def get(self, kid: str) -> RSAKey | None:
-        """The key with this id, from memory; never waits on the network."""
-        return self._keys.get(kid)
-
     def get_or_refresh(self, kid: str) -> RSAKey | None:
         """The key with this id; if unknown, one fetch first, unless one started less than a minute ago."""
         key = self._keys.get(kid)

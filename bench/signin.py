@@ -19,13 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_httpserver import HTTPServer
-
 from app.tokens import CACHE_SIZE
 from bench import wrk
 from bench.body import protocols, reference_digit
 from bench.timing import time_interleaved
-from tools.issuer import ROLE, Issuer
+from tools.issuer import Issuer, key_server, sign_in_env
 
 TOKEN_LIFETIME_S = 4 * 3600  # longer than any run: no token expires mid-measurement
 
@@ -41,12 +39,7 @@ class SignIn:
 
     @property
     def env(self) -> Mapping[str, str]:
-        return {
-            "AUTH_AUDIENCE": self.issuer.audience,
-            "AUTH_ISSUER": self.issuer.issuer,
-            "AUTH_JWKS_URL": self.keys_url,
-            "AUTH_REQUIRED_ROLE": ROLE,
-        }
+        return sign_in_env(self.issuer, self.keys_url)
 
     @property
     def headers(self) -> Mapping[str, str]:
@@ -64,15 +57,8 @@ def serve_keys() -> Iterator[tuple[Issuer, dict[str, str]]]:
     """A new issuer with its key endpoint on 127.0.0.1 (until the block ends), and the AUTH_* settings that
     make the app trust it."""
     issuer = Issuer()
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.expect_request("/keys").respond_with_json(issuer.jwks())
-    server.start()
-    try:
-        yield issuer, dict(SignIn(issuer, server.url_for("/keys"), "").env)
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
+    with key_server(issuer.jwks()) as server:
+        yield issuer, sign_in_env(issuer, server.url_for("/keys"))
 
 
 @contextlib.contextmanager

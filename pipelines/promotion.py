@@ -189,7 +189,7 @@ def served(outputs: Mapping[str, Any], stack: str = "the stack") -> Promotion | 
     return Promotion.parse(outputs[OUTPUT], f"{stack}'s output {OUTPUT}")
 
 
-def _read_outputs(path: Path) -> dict[str, Any]:
+def read_outputs(path: Path) -> dict[str, Any]:
     try:
         outputs = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -212,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             print(Promotion.parse(sys.stdin.read().strip(), args.what).to_json())
             return 0
-        outputs = _read_outputs(args.outputs)
+        outputs = read_outputs(args.outputs)
         promotion = served(outputs, f"stack {args.stack}")
     except PromotionError as exc:
         print(f"##vso[task.logissue type=error]{exc}", file=sys.stderr)

@@ -69,12 +69,15 @@ def _last_line(path: Path) -> str | None:
     return lines[-1] if lines else None
 
 
-def _last_error(log: Path) -> str | None:
+def _read(log: Path) -> str:
     try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        return log.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return None
-    errors = [line.strip() for line in lines if line.strip().startswith("error:")]
+        return ""
+
+
+def _last_error(log: str) -> str | None:
+    errors = [line.strip() for line in log.splitlines() if line.strip().startswith("error:")]
     return errors[-1][:400] if errors else None
 
 
@@ -87,8 +90,8 @@ def what_failed(work: Path, stack: str, environment: str) -> Failure:
             changed=False,
         )
     if not (work / "deploy.passed").exists():
-        error = _last_error(work / "up.log")
-        log = (work / "up.log").read_text(errors="replace") if (work / "up.log").exists() else ""
+        log = _read(work / "up.log")
+        error = _last_error(log)
         if DIY_LOCKED in log or CLOUD_LOCKED in log:  # the update never began: another one holds the stack
             return Failure(
                 f"pulumi up of {stack} could not begin: the stack is locked",
@@ -189,7 +192,7 @@ def restore(stack: str, work: Path, previous: Promotion | None) -> Outcome:
     up += ["--config", f"{promoted_key}={previous.to_json()}", "--message", message]
     status = _run(up, work / "rollback-up.log")
     if status != 0:
-        error = _last_error(work / "rollback-up.log")
+        error = _last_error(_read(work / "rollback-up.log"))
         return Outcome(
             f"nothing was restored: the rollback's pulumi up failed (exit {status})"
             + (f": {error}" if error else "")

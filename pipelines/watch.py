@@ -48,7 +48,7 @@ import requests
 
 from pipelines.azcli import PROMETHEUS_RESOURCE, TokenError, access_token
 from pipelines.digits import PAYLOAD, answer_problems
-from pipelines.promotion import Promotion, PromotionError, served
+from pipelines.promotion import Promotion, PromotionError, read_outputs, served
 
 # The app's requests that users make (app/metrics.py): the probes are left out, as in monitoring/alerts.yml.
 USER_ROUTES = 'route!~"/healthz|/readyz"'
@@ -474,16 +474,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
-        if not isinstance(outputs, dict):
-            raise UsageError(f"{args.outputs} is not `pulumi stack output --json` (not a JSON object)")
+        outputs = read_outputs(args.outputs)
         target = read_target(outputs, args.stack)
         window = args.window_seconds if args.window_seconds is not None else target.slo.minutes * 60
         if window < 2 * args.scrape_interval:
             raise UsageError(
                 f"a window of {window:g} s holds fewer than two scrapes {args.scrape_interval:g} s apart"
             )
-    except (OSError, json.JSONDecodeError, UsageError) as exc:
+    except (OSError, PromotionError, UsageError) as exc:
         line = f"WATCH FAILED for stack {args.stack}: cannot watch: {exc}"
         print(line, file=sys.stderr)
         if args.verdict_file:

@@ -30,7 +30,7 @@ from model.manifest import Manifest, verify_model_dir
 from model.registry import fetch, publish
 from model.store import CONNECTION_STRING_ENV, FileStore
 from model.train import train
-from tools.issuer import ROLE, Issuer
+from tools.issuer import ROLE, Issuer, key_server, sign_in_env
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE = REPO / "node_modules" / ".bin" / "azurite-blob"
@@ -109,27 +109,6 @@ def fake_http(httpserver: HTTPServer) -> Iterator[HTTPServer]:
 def issuer() -> Issuer:
     """A stand-in for Entra ID: a key pair, its JWKS, tokens signed with it (tools/issuer.py)."""
     return Issuer()
-
-
-@contextlib.contextmanager
-def key_server(jwks: dict) -> Iterator[HTTPServer]:
-    """A JWKS endpoint on 127.0.0.1 at /keys for an app that outlives one test (fake_http is cleared after
-    each test): pytest-httpserver, as fake_http, in a server of its own."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.expect_request("/keys").respond_with_json(jwks)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        if server.is_running():  # a test may have stopped it, to play an unreachable endpoint
-            server.stop()
-
-
-def sign_in_env(issuer: Issuer, jwks_url: str, role: str | None = ROLE) -> dict[str, str]:
-    """The app's AUTH_* settings for tokens of `issuer`, its keys at `jwks_url`."""
-    env = {"AUTH_AUDIENCE": issuer.audience, "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_url}
-    return env | ({"AUTH_REQUIRED_ROLE": role} if role else {})
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,17 @@ Used by the tests (tests/app, tests/page, tests/pipelines) and `make bench`; nev
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pytest_httpserver import HTTPServer
 
 TENANT = "72f988bf-0000-4000-8000-00000000a11e"
 AUDIENCE = "3f1c5e0a-1111-4222-8333-444444444444"  # the API's application (client) id
@@ -92,3 +95,24 @@ class Issuer:
         return jwt.encode(
             payload, key or self.key, algorithm="RS256", headers={"kid": self.kid, **(headers or {})}
         )
+
+
+@contextlib.contextmanager
+def key_server(jwks: dict) -> Iterator[HTTPServer]:
+    """A JWKS endpoint on 127.0.0.1 at /keys, until the block ends (pytest-httpserver, a server of its own:
+    the tests' app and the benchmark's servers outlive one test)."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/keys").respond_with_json(jwks)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():  # a test may have stopped it, to play an unreachable endpoint
+            server.stop()
+
+
+def sign_in_env(issuer: Issuer, jwks_url: str, role: str | None = ROLE) -> dict[str, str]:
+    """The app's AUTH_* settings for tokens of `issuer`, its keys at `jwks_url`."""
+    env = {"AUTH_AUDIENCE": issuer.audience, "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_url}
+    return env | ({"AUTH_REQUIRED_ROLE": role} if role else {})

@@ -16,6 +16,7 @@ AzureMonitorAlertsProfile.bicep does for its warnings), `actions` a list of {act
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,7 @@ def _strings(value: Any, where: str) -> dict[str, str]:
     return {str(k): v for k, v in value.items()}
 
 
+@functools.cache  # read once per program run: the alerts and the release watch both use it
 def load(path: Path = RULES_FILE) -> tuple[Group, ...]:
     """The groups of a rules file, refusing what Azure's rule groups have no place for (recording rules,
     keep_firing_for, limit, query_offset) rather than dropping it."""

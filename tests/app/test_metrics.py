@@ -46,8 +46,8 @@ def test_requests_latency_and_predictions_are_counted(
 
 
 def test_observations_are_prometheus_clients_own() -> None:
-    """The hot path's increments (app.metrics._increment, _observation) leave the samples that Counter.inc and
-    Histogram.observe leave, bucket by bucket, bounds included."""
+    """The hot path's cached increments leave the samples that Counter.inc and Histogram.observe leave,
+    bucket by bucket, bounds included."""
     from prometheus_client import CollectorRegistry, Counter, Histogram
 
     from app.metrics import LATENCY_BUCKETS, AppMetrics

@@ -13,8 +13,8 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from tests.app.test_signin_http import assert_unauthenticated, call, predict
-from tests.conftest import serve_app, serve_signed_in, sign_in_env
-from tools.issuer import Issuer, new_key, public_jwk
+from tests.conftest import serve_app, serve_signed_in
+from tools.issuer import Issuer, new_key, public_jwk, sign_in_env
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, key_server, sign_in_env, wait_http
+from tests.conftest import free_port, wait_http
 from tests.container.test_image import (  # noqa: F401  (the image fixtures, shared)
     RUN,
     START_TIMEOUT_S,
@@ -27,7 +27,7 @@ from tests.container.test_image import (  # noqa: F401  (the image fixtures, sha
     engine,
     run_entrypoint,
 )
-from tools.issuer import Issuer
+from tools.issuer import Issuer, key_server, sign_in_env
 
 pytestmark = pytest.mark.container
 
