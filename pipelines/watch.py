@@ -32,14 +32,11 @@ written to --verdict-file. Tokens are never printed.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,15 +44,17 @@ from typing import Any
 import requests
 
 from pipelines.azcli import PROMETHEUS_RESOURCE, TokenError, access_token
-from pipelines.digits import PAYLOAD, answer_problems
+from pipelines.load import Load, Tally
+from pipelines.prometheus_api import (
+    Measured,
+    NoData,
+    PrometheusApi,
+    build_selector,
+    measure,
+    wait_for_sample,
+)
 from pipelines.promotion import Promotion, PromotionError, read_outputs, served
 
-# The app's requests that users make (app/metrics.py): the probes are left out, as in monitoring/alerts.yml.
-USER_ROUTES = 'route!~"/healthz|/readyz"'
-REQUESTS = f"http_requests_total{{{USER_ROUTES}}}"
-ERRORS = f'http_requests_total{{{USER_ROUTES}, status=~"5.."}}'
-LATENCY_BUCKETS = f"http_request_duration_seconds_bucket{{{USER_ROUTES}}}"
-REQUEST_TIMEOUT_SECONDS = 10.0
 # Tokens, the queries and the process itself, on top of the window and the two ingestion waits.
 OVERHEAD_SECONDS = 30.0
 DEFAULT_INGESTION_TIMEOUT = 180.0  # the most the watch waits for a sample to be ingested, at each end
@@ -63,10 +62,6 @@ DEFAULT_INGESTION_TIMEOUT = 180.0  # the most the watch waits for a sample to be
 
 class UsageError(Exception):
     """The outputs or arguments cannot be watched; the message says what to fix."""
-
-
-class NoData(Exception):
-    """Prometheus has no evidence of the new build; the watch fails."""
 
 
 # ------------------------------------------------------------------------------------------- the target
@@ -133,182 +128,6 @@ def read_target(outputs: Mapping[str, Any], stack: str) -> Target:
         build=build,
         slo=Slo.parse(outputs["release_watch"]),
     )
-
-
-def build_selector(build: Promotion) -> str:
-    """app_build_info of the new build (app/__main__.py labels it with what /version says)."""
-    labels = {
-        "commit": build.commit,
-        "model_name": build.model_name,
-        "model_version": build.model_version,
-        "model_sha256": build.model_sha256,
-    }
-    # json.dumps writes a PromQL string literal for these values (Go's escapes are a superset of JSON's).
-    return "app_build_info{" + ",".join(f"{k}={json.dumps(v)}" for k, v in labels.items()) + "}"
-
-
-# ------------------------------------------------------------------------------------------- Prometheus
-
-
-class PrometheusApi:
-    """Instant queries (POST /api/v1/query, form-encoded, as Prometheus and Azure Monitor both take them)."""
-
-    def __init__(self, endpoint: str, token: str | None, session: requests.Session) -> None:
-        self.endpoint, self.session = endpoint, session
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    def query(self, expr: str, at: float) -> list[dict[str, Any]]:
-        url = f"{self.endpoint}/api/v1/query"
-        try:
-            answer = self.session.post(
-                url, data={"query": expr, "time": f"{at:.3f}"}, headers=self.headers, timeout=30
-            )
-        except requests.RequestException as exc:
-            raise NoData(f"cannot query {url} ({exc})") from None
-        if answer.status_code in (401, 403):
-            raise NoData(
-                f"{url} refused the query (HTTP {answer.status_code}): the release's identity needs "
-                "Monitoring Data Reader on the stack's Azure Monitor workspace (the program assigns it)"
-            )
-        try:
-            body = answer.json()
-        except ValueError:
-            body = None
-        if answer.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
-            raise NoData(f"{url} answered HTTP {answer.status_code} to {expr!r}: {answer.text[:300]}")
-        return body["data"]["result"]
-
-    def scalar(self, expr: str, at: float) -> float | None:
-        """The one value of an aggregated query, or None when it returns no series."""
-        result = self.query(expr, at)
-        return float(result[0]["value"][1]) if result else None
-
-
-def sample_times(api: PrometheusApi, selector: str, lookback_s: int, at: float) -> list[float]:
-    """The times of the samples of `selector` in the `lookback_s` seconds before `at` (a range vector)."""
-    return [float(t) for series in api.query(f"{selector}[{lookback_s}s]", at) for t, _ in series["values"]]
-
-
-def wait_for_sample(
-    api: PrometheusApi,
-    selector: str,
-    accept: Callable[[list[float]], float | None],
-    timeout: float,
-    poll: float,
-    lookback_s: int,
-) -> float | None:
-    """Poll until `accept(sample times)` gives a time, at most `timeout` seconds; None when it never does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = accept(sample_times(api, selector, lookback_s, time.time()))
-        if found is not None or time.monotonic() >= deadline:
-            return found
-        time.sleep(poll)
-
-
-@dataclass(frozen=True)
-class Measured:
-    requests: float
-    errors: float
-    p99_ms: float | None
-
-
-def measure(api: PrometheusApi, selector: str, start: float, end: float, scrape: float) -> Measured:
-    """The new build's pods' user requests, 5xx answers and p99 latency in [start, end]."""
-    # The window, plus half a scrape interval so that the first sample at `start` is in the range.
-    span = f"{math.ceil(end - start + scrape / 2)}s"
-    new_pods = f"on(namespace, pod) group_left() max by (namespace, pod) (max_over_time({selector}[{span}]))"
-
-    def of_new_pods(series: str) -> str:
-        return f"increase({series}[{span}]) * {new_pods}"
-
-    requests_ = api.scalar(f"sum({of_new_pods(REQUESTS)})", end)
-    errors = api.scalar(f"sum({of_new_pods(ERRORS)})", end)
-    buckets = of_new_pods(LATENCY_BUCKETS)
-    p99 = api.scalar(f"histogram_quantile(0.99, sum by (le) ({buckets}))", end)
-    return Measured(
-        requests=requests_ or 0.0,
-        errors=errors or 0.0,  # no 5xx series at all: none answered
-        p99_ms=None if p99 is None or math.isnan(p99) else p99 * 1000,
-    )
-
-
-# ------------------------------------------------------------------------------------------- the load
-
-
-@dataclass
-class Tally:
-    """The watch's own requests."""
-
-    sent: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def failed(self) -> int:
-        return sum(self.failures.values())
-
-    @property
-    def p99_ms(self) -> float | None:
-        """Nearest-rank p99 of the answered requests."""
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[math.ceil(0.99 * len(ordered)) - 1]
-
-
-class Load(threading.Thread):
-    """`rate` predictions a second, one at a time, until stopped; never faster, never in bursts."""
-
-    def __init__(self, target: Target, token: str | None, rate: float, verify: bool | str) -> None:
-        super().__init__(name="watch-load", daemon=True)
-        self.url, self.version = f"{target.app_url}/v1/predict", target.build.model_version
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.interval, self.verify = 1.0 / rate, verify
-        self.tally, self.lock, self.stopped = Tally(), threading.Lock(), threading.Event()
-
-    def run(self) -> None:
-        with requests.Session() as session:
-            due = time.monotonic()
-            while not self.stopped.is_set():
-                self.one(session)
-                due = max(due + self.interval, time.monotonic())
-                self.stopped.wait(max(0.0, due - time.monotonic()))
-
-    def one(self, session: requests.Session) -> None:
-        started = time.perf_counter()
-        failure, elapsed = None, None
-        try:
-            answer = session.post(
-                self.url,
-                json=PAYLOAD,
-                headers=self.headers,
-                timeout=REQUEST_TIMEOUT_SECONDS,
-                verify=self.verify,
-            )
-        except requests.RequestException as exc:
-            failure = f"no answer ({type(exc).__name__})"
-        else:
-            elapsed = (time.perf_counter() - started) * 1000
-            if answer.status_code != 200:
-                failure = f"HTTP {answer.status_code}"
-            else:
-                try:
-                    problems = answer_problems(answer.json(), self.version)
-                except ValueError:
-                    problems = ["not JSON"]
-                failure = "wrong answer" if problems else None
-        with self.lock:
-            self.tally.sent += 1
-            if elapsed is not None:  # answered, rightly or not
-                self.tally.latencies_ms.append(elapsed)
-            if failure is not None:
-                self.tally.failures[failure] += 1
-
-    def stop(self) -> Tally:
-        self.stopped.set()
-        self.join()
-        return self.tally
 
 
 # ------------------------------------------------------------------------------------------- the watch
@@ -395,7 +214,7 @@ def watch(target: Target, settings: Settings, ca_bundle: str | None, log: Callab
         f"{target.slo.max_error_ratio:g}; the new build: commit {build.commit[:12]}, model "
         f"{build.model_name} {build.model_version}"
     )
-    load = Load(target, app_token, settings.rate, ca_bundle or True)
+    load = Load(target.app_url, target.build.model_version, app_token, settings.rate, ca_bundle or True)
     load_started = time.time()
     load.start()
     try:
