@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -25,6 +25,7 @@ from pulumi_policy import (
 )
 
 Validator = Callable[[ResourceValidationArgs, ReportViolation], None]
+P = TypeVar("P", ResourceValidationPolicy, StackValidationPolicy)
 
 
 def get_path(props: Any, *path: str) -> Any:
@@ -94,14 +95,7 @@ def mandatory(
     severity: Severity = Severity.HIGH,
 ) -> ResourceValidationPolicy:
     """A resource policy that blocks `pulumi preview` and `pulumi up` when violated (never only a warning)."""
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
-        severity=severity,
-        remediation_steps=remediation_steps,
-    )
+    return _mandatory(ResourceValidationPolicy, name, description, validate, remediation_steps, severity)
 
 
 def mandatory_stack(
@@ -113,7 +107,18 @@ def mandatory_stack(
 ) -> StackValidationPolicy:
     """A policy on the whole stack (what no single resource can show, such as how many of a kind there are);
     it blocks like `mandatory`. The engine runs it once per update, on all resources together."""
-    return StackValidationPolicy(
+    return _mandatory(StackValidationPolicy, name, description, validate, remediation_steps, severity)
+
+
+def _mandatory(
+    kind: type[P],
+    name: str,
+    description: str,
+    validate: ResourceValidation | StackValidation,
+    remediation_steps: str,
+    severity: Severity,
+) -> P:
+    return kind(
         name=name,
         description=description,
         validate=validate,
