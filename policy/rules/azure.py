@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .common import for_types, get_path, mandatory, show
 
@@ -36,6 +36,20 @@ def _require_exactly(
     return False
 
 
+def _require_one_of(
+    args: ResourceValidationArgs,
+    report_violation: ReportViolation,
+    kind: str,
+    prop: str,
+    accepted: tuple[str | None, ...],
+    must: str,
+) -> None:
+    """Report unless the property `prop` is one of `accepted`; `must`: what the message says it must be."""
+    found = get_path(args.props, prop)
+    if found not in accepted:
+        report_violation(f"{kind} '{args.name}': {prop} {must}, found {show(found)}.", None)
+
+
 @for_types(REGISTRY)
 def validate_acr_admin_user_disabled(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     _require_exactly(args, report_violation, "Container registry", ("adminUserEnabled",), False)
@@ -48,13 +62,14 @@ def validate_storage_https_only(args: ResourceValidationArgs, report_violation: 
 
 @for_types(STORAGE_ACCOUNT)
 def validate_storage_min_tls(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = get_path(args.props, "minimumTlsVersion")
-    if found not in ACCEPTED_TLS_VERSIONS:
-        report_violation(
-            f"Storage account '{args.name}': minimumTlsVersion must be \"TLS1_2\" or later, "
-            f"found {show(found)}.",
-            None,
-        )
+    _require_one_of(
+        args,
+        report_violation,
+        "Storage account",
+        "minimumTlsVersion",
+        ACCEPTED_TLS_VERSIONS,
+        'must be "TLS1_2" or later',
+    )
 
 
 @for_types(STORAGE_ACCOUNT)
@@ -74,12 +89,9 @@ def validate_storage_shared_key_disabled(
 @for_types(BLOB_CONTAINER)
 def validate_blob_container_private(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     # Unlike the account settings, a container's default has always been private ("None").
-    found = get_path(args.props, "publicAccess")
-    if found not in (None, "None"):
-        report_violation(
-            f"Blob container '{args.name}': publicAccess must be \"None\" or unset, found {show(found)}.",
-            None,
-        )
+    _require_one_of(
+        args, report_violation, "Blob container", "publicAccess", (None, "None"), 'must be "None" or unset'
+    )
 
 
 @for_types(MANAGED_CLUSTER)
@@ -116,16 +128,17 @@ def validate_aks_local_accounts_disabled(
 def validate_role_assignment_principal_type(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    found = get_path(args.props, "principalType")
-    if found not in PRINCIPAL_TYPES:
-        report_violation(
-            f"Role assignment '{args.name}': principalType must be one of {', '.join(PRINCIPAL_TYPES)}, "
-            f"found {show(found)}.",
-            None,
-        )
+    _require_one_of(
+        args,
+        report_violation,
+        "Role assignment",
+        "principalType",
+        PRINCIPAL_TYPES,
+        f"must be one of {', '.join(PRINCIPAL_TYPES)}",
+    )
 
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES = [
     mandatory(
         "acr-admin-user-disabled",
         "Container registries have the admin user disabled.",
