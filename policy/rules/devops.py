@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .common import get_path, iter_named, mandatory, show
 
@@ -153,7 +153,7 @@ def validate_azurerm_workload_identity(
             report_violation(f"{label}: credentials.{field} must not be set (no long-lived secret).", None)
 
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES = [
     mandatory(
         "devops-no-plaintext-secret-variables",
         "Azure DevOps variable groups and pipeline variables hold no secret in plain text.",

@@ -9,14 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import (
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import as_list, as_map, get_path, iter_named, mandatory, mandatory_stack, show
 
@@ -98,7 +91,7 @@ def validate_routes_attach_to_stack_gateway(
                 )
 
 
-STACK_POLICIES: list[StackValidationPolicy] = [
+STACK_POLICIES = [
     mandatory_stack(
         "edge-no-load-balancer-in-app-namespace",
         "No Service of type LoadBalancer in the app's namespace: the app is public only through the edge.",
@@ -115,7 +108,7 @@ STACK_POLICIES: list[StackValidationPolicy] = [
     ),
 ]
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES = [
     mandatory(
         "edge-https-on-443",
         "Every Gateway listener on port 443 is HTTPS, terminating TLS with a certificate.",

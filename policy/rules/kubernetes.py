@@ -17,14 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import (
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
-)
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity, StackValidationArgs
 
 from .common import as_map, get_path, iter_named, mandatory, mandatory_stack, show
 
@@ -213,7 +206,7 @@ def validate_one_exposed_service(args: StackValidationArgs, report_violation: Re
         )
 
 
-STACK_POLICIES: list[StackValidationPolicy] = [
+STACK_POLICIES = [
     mandatory_stack(
         "k8s-one-exposed-service",
         "At most one Service in the stack has type LoadBalancer or NodePort: the app's.",
@@ -223,7 +216,7 @@ STACK_POLICIES: list[StackValidationPolicy] = [
     ),
 ]
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES = [
     mandatory(
         "k8s-run-as-non-root",
         "Workload containers run as a non-root user.",

@@ -14,7 +14,7 @@ import inspect
 from functools import cache
 
 from pulumi.type_token import get_type_token
-from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
+from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
 from .common import as_map, mandatory
 
@@ -74,7 +74,7 @@ def validate_required_tags(args: ResourceValidationArgs, report_violation: Repor
         )
 
 
-POLICIES: list[ResourceValidationPolicy] = [
+POLICIES = [
     mandatory(
         "azure-required-tags",
         "Azure resources that take tags carry the owner and environment tags.",
