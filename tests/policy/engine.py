@@ -118,6 +118,30 @@ class Diagnostic:
     urn: str
 
 
+def _resource(resource_type: str, props: Mapping[str, Any], name: str, stack: str) -> dict[str, Any]:
+    """A resource as the engine sends it, alone (AnalyzeRequest) or with the stack's (AnalyzerResource)."""
+    return {
+        "type": resource_type,
+        "properties": to_struct(props),
+        "urn": urn(resource_type, name, stack),
+        "name": name,
+        "options": analyzer_pb2.AnalyzerResourceOptions(),
+    }
+
+
+def _diagnostics(response: Any, default_urn: str = "") -> list[Diagnostic]:
+    """The diagnostics of an analyzer's answer; one without a URN is about `default_urn`."""
+    return [
+        Diagnostic(
+            policy=d.policyName,
+            message=d.message,
+            enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
+            urn=d.urn or default_urn,
+        )
+        for d in response.diagnostics
+    ]
+
+
 class PackServer:
     """The real policy pack process and a gRPC client to it, as the engine holds them."""
 
@@ -132,48 +156,18 @@ class PackServer:
     def analyze(
         self, resource_type: str, props: Mapping[str, Any], name: str, stack: str = "test"
     ) -> list[Diagnostic]:
-        request = analyzer_pb2.AnalyzeRequest(
-            type=resource_type,
-            properties=to_struct(props),
-            urn=urn(resource_type, name, stack),
-            name=name,
-            options=analyzer_pb2.AnalyzerResourceOptions(),
-        )
-        response = self.stub.Analyze(request, timeout=60)
-        return [
-            Diagnostic(
-                policy=d.policyName,
-                message=d.message,
-                enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
-                urn=d.urn or request.urn,
-            )
-            for d in response.diagnostics
-        ]
+        request = analyzer_pb2.AnalyzeRequest(**_resource(resource_type, props, name, stack))
+        return _diagnostics(self.stub.Analyze(request, timeout=60), request.urn)
 
     def analyze_stack(self, resources: Sequence[StackResource], stack: str = "test") -> list[Diagnostic]:
         """The stack policies' diagnostics, as the engine asks for them once all resources are known."""
         request = analyzer_pb2.AnalyzeStackRequest(
             resources=[
-                analyzer_pb2.AnalyzerResource(
-                    type=t,
-                    properties=to_struct(props),
-                    urn=urn(t, name, stack),
-                    name=name,
-                    options=analyzer_pb2.AnalyzerResourceOptions(),
-                )
+                analyzer_pb2.AnalyzerResource(**_resource(t, props, name, stack))
                 for t, props, name in resources
             ]
         )
-        response = self.stub.AnalyzeStack(request, timeout=60)
-        return [
-            Diagnostic(
-                policy=d.policyName,
-                message=d.message,
-                enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel),
-                urn=d.urn,
-            )
-            for d in response.diagnostics
-        ]
+        return _diagnostics(self.stub.AnalyzeStack(request, timeout=60))
 
     def close(self) -> None:
         self.channel.close()
