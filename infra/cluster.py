@@ -202,12 +202,10 @@ class Cluster(pulumi.ComponentResource):
             description="AKS nodes pull the app image.",
             opts=child,
         )
-        self.deployer_access = identity.assign_role(
+        self.deployer_access = args.azure.grant_deployer(
             f"{name}-deployer-rbac-admin",
             scope=cluster.id,
             role=azure_ids.AKS_RBAC_CLUSTER_ADMIN,
-            principal=args.azure.deployer,
-            subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` creates the app's namespace and workload.",
             opts=child,
         )

@@ -30,6 +30,26 @@ class AzureContext:
     tenant_id: pulumi.Input[str]
     deployer: Principal
 
+    def grant_deployer(
+        self,
+        name: str,
+        *,
+        scope: pulumi.Input[str],
+        role: str,
+        description: str,
+        opts: pulumi.ResourceOptions,
+    ) -> authorization.RoleAssignment:
+        """`role` on `scope` for the identity running `pulumi up` (assign_role, with the deployer)."""
+        return assign_role(
+            name,
+            scope=scope,
+            role=role,
+            principal=self.deployer,
+            subscription_id=self.subscription_id,
+            description=description,
+            opts=opts,
+        )
+
 
 def current_context(deployer: DeployerSettings) -> AzureContext:
     """The logged-in client's subscription and tenant, and the deployer: as configured, else the logged-in

@@ -72,12 +72,10 @@ class ModelStore(pulumi.ComponentResource):
             public_access=storage.PublicAccess.NONE,
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[blob_service]),
         )
-        self.deployer_access = identity.assign_role(
+        self.deployer_access = args.azure.grant_deployer(
             f"{name}-deployer-blob-contributor",
             scope=account.id,
             role=azure_ids.STORAGE_BLOB_DATA_CONTRIBUTOR,
-            principal=args.azure.deployer,
-            subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` reads models to build images, and may publish.",
             opts=child,
         )

@@ -48,12 +48,10 @@ class Registry(pulumi.ComponentResource):
             # && old.Protect".)
             opts=kept,
         )
-        self.push_role = identity.assign_role(
+        self.push_role = args.azure.grant_deployer(
             f"{name}-deployer-acrpush",
             scope=acr.id,
             role=azure_ids.ACR_PUSH,
-            principal=args.azure.deployer,
-            subscription_id=args.azure.subscription_id,
             description="The identity running `pulumi up` pushes the app image.",
             opts=child,
         )

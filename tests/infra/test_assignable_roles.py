@@ -144,7 +144,7 @@ def declared_role_assignments() -> set[str]:
                 continue
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if called in ("assign_role", "RoleAssignment") and node.args:
+            if called in ("assign_role", "grant_deployer", "RoleAssignment") and node.args:
                 name = node.args[0]
                 assert isinstance(name, ast.JoinedStr), (
                     f"{path}: a role assignment named by {ast.unparse(name)}"
