@@ -148,7 +148,7 @@ if settings.runtime_enabled:
     pulumi.export("acr_login_server", registry.login_server)  # the registry the nodes pull from
     pulumi.export("registry_id", registry.id)  # another stack's aiapp:sharedRegistryId
     pulumi.export("image", served.image)
-    pulumi.export("app_commit", served.app_commit)
+    pulumi.export("app_commit", served.commit)
     pulumi.export("app_version", served.app_version)
     pulumi.export("model_name", served.model_name)
     pulumi.export("model_version", served.model_version)

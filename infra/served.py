@@ -5,7 +5,7 @@ next stack verbatim."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pulumi
 
@@ -25,19 +25,13 @@ class Served:
     model_name: pulumi.Output[str]
     model_version: pulumi.Output[str]
     model_sha256: pulumi.Output[str]
-    app_commit: pulumi.Output[str]
+    commit: pulumi.Output[str]  # the image's commit: the stack output app_commit
     app_version: pulumi.Output[str]
 
     def promotion(self) -> dict[str, pulumi.Output[str]]:
-        """The `promotion` output: what aiapp:promotedImage takes to serve exactly this elsewhere."""
-        return contract(
-            image=self.image,
-            model_name=self.model_name,
-            model_version=self.model_version,
-            model_sha256=self.model_sha256,
-            commit=self.app_commit,
-            app_version=self.app_version,
-        )
+        """The `promotion` output: what aiapp:promotedImage takes to serve exactly this elsewhere (the fields
+        are named as Promotion's attributes)."""
+        return contract(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 def built(image: AppImage) -> Served:
