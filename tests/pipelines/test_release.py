@@ -45,6 +45,12 @@ def previous(reference_manifest: Manifest) -> dict[str, str]:
 
 
 @pytest.fixture
+def before(previous: dict[str, str], previous_app: LiveApp) -> dict[str, Any]:
+    """The stack's outputs before tonight's release: it serves `previous`, run by the live previous app."""
+    return stack_outputs(previous, previous_app.url)
+
+
+@pytest.fixture
 def webhook(agent: Agent, fake_http: HTTPServer) -> HTTPServer:
     """The cicd stack's aiapp:alertWebhookUrl, mapped into the rollback step as RELEASE_WEBHOOK_URL."""
     fake_http.expect_request("/webhookb2/secret-token", method="POST").respond_with_data("1")
@@ -92,12 +98,12 @@ def config_value(args: list[str]) -> str:
 
 
 def test_prod_runs_exactly_what_dev_served_and_never_builds(
-    agent: Agent, previous_app: LiveApp, previous: dict[str, str]
+    agent: Agent, previous_app: LiveApp, previous: dict[str, str], before: dict[str, Any]
 ) -> None:
     """Dev's object is handed to prod as aiapp:promotedImage, after aiapp:modelVersion is removed from prod's
     stack file (the program refuses both); prod's smoke test checks prod serves exactly that object."""
     served = stack_outputs(previous, previous_app.url, acr_login_server="aiappdev.azurecr.io")
-    work = tonight(agent, stack_outputs(previous, previous_app.url), {"outputs": served})
+    work = tonight(agent, before, {"outputs": served})
     agent.env["PROMOTED_IMAGE"] = json.dumps(previous)  # dev's azure.PROMOTION, as release.yml hands it on
 
     deployed = agent.run("deploy.sh", "prod", str(work))
@@ -166,9 +172,8 @@ def test_the_first_release_of_a_stack_says_there_is_nothing_to_roll_back_to(agen
 
 
 def test_a_failed_update_is_rolled_back_to_the_previous_object_checked_and_reported(
-    agent: Agent, previous_app: LiveApp, previous: dict[str, str], webhook: HTTPServer
+    agent: Agent, previous: dict[str, str], before: dict[str, Any], webhook: HTTPServer
 ) -> None:
-    before = stack_outputs(previous, previous_app.url)
     work = tonight(agent, before, {"error": UP_ERROR}, {"outputs": before})
     assert agent.run("deploy.sh", "dev", str(work)).returncode == 255
     since = len(agent.calls)
@@ -213,9 +218,8 @@ def test_a_failed_update_is_rolled_back_to_the_previous_object_checked_and_repor
 
 
 def test_a_failed_smoke_test_is_rolled_back(
-    agent: Agent, previous_app: LiveApp, previous: dict[str, str], webhook: HTTPServer
+    agent: Agent, previous: dict[str, str], before: dict[str, Any], webhook: HTTPServer
 ) -> None:
-    before = stack_outputs(previous, previous_app.url)
     broken = stack_outputs(promotion_object("b"), DEAD_URL)
     work = tonight(agent, before, {"outputs": broken}, {"outputs": before})
     assert agent.run("deploy.sh", "dev", str(work)).returncode == 0
@@ -234,11 +238,10 @@ def test_a_failed_smoke_test_is_rolled_back(
 
 
 def test_a_failed_watch_is_rolled_back(
-    agent: Agent, previous_app: LiveApp, previous: dict[str, str], webhook: HTTPServer
+    agent: Agent, previous_app: LiveApp, previous: dict[str, str], before: dict[str, Any], webhook: HTTPServer
 ) -> None:
     """The new build answers the smoke test (it serves the same model and commit from another digest), then
     fails its watch, whose verdict watch.sh left (the watch itself: test_watch.py)."""
-    before = stack_outputs(previous, previous_app.url)
     slow = stack_outputs(previous | {"image": promotion_object("b")["image"]}, previous_app.url)
     work = tonight(agent, before, {"outputs": slow}, {"outputs": before})
     assert agent.run("deploy.sh", "dev", str(work)).returncode == 0
@@ -259,9 +262,8 @@ def test_a_failed_watch_is_rolled_back(
 
 
 def test_a_step_out_of_time_left_no_verdict_and_the_message_says_so(
-    agent: Agent, previous_app: LiveApp, previous: dict[str, str], webhook: HTTPServer
+    agent: Agent, before: dict[str, Any], webhook: HTTPServer
 ) -> None:
-    before = stack_outputs(previous, previous_app.url)
     work = tonight(agent, before, {"outputs": before}, {"outputs": before})
     assert agent.run("deploy.sh", "dev", str(work)).returncode == 0
     assert agent.run("smoke.sh", "dev", str(work)).returncode == 0
