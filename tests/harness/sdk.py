@@ -74,23 +74,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def ReadResource(self, request):  # the engine protocol's name
         response = super().ReadResource(request)
         registration = self.get_registered_resources()[response.urn]
-        outputs, _ = unwrap_secrets(dict(registration.state))
         self.reads.append(
-            Recorded(
-                type=request.type,
-                name=request.name,
-                urn=response.urn,
+            _recorded(
+                request,
+                registration,
                 id=request.id,
                 inputs={},
-                outputs=outputs,
-                parent=request.parent or None,
                 custom=True,
                 protect=False,
-                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-                dependencies=tuple(request.dependencies),
                 ignore_changes=(),
                 delete_before_replace=False,
-                additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 replace_on_changes=(),
                 retain_on_delete=False,
                 secret_inputs=frozenset(),
@@ -106,29 +99,41 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         secret_inputs = frozenset(k for k, v in raw_inputs.items() if unwrap_secrets(v)[1])
         inputs, _ = unwrap_secrets(raw_inputs)
         registration = self.get_registered_resources()[response.urn]
-        outputs, _ = unwrap_secrets(dict(registration.state))
         self.recorded.append(
-            Recorded(
-                type=request.type,
-                name=request.name,
-                urn=response.urn,
+            _recorded(
+                request,
+                registration,
                 id=registration.id or "",
                 inputs=inputs,
-                outputs=outputs,
-                parent=request.parent or None,
                 custom=bool(request.custom),
                 protect=bool(request.protect),
-                provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
-                dependencies=tuple(request.dependencies),
                 ignore_changes=tuple(request.ignoreChanges),
                 delete_before_replace=bool(request.deleteBeforeReplace),
-                additional_secret_outputs=tuple(request.additionalSecretOutputs),
                 replace_on_changes=tuple(request.replaceOnChanges),
                 retain_on_delete=bool(request.retainOnDelete),
                 secret_inputs=secret_inputs,
             )
         )
         return response
+
+
+def _recorded(
+    request: Any, registration: pulumi_mocks.MockMonitor.ResourceRegistration, **specific: Any
+) -> Recorded:
+    """What a registration's and a read's requests both carry, the outputs the mocks gave the resource, and
+    what is `specific` to the one."""
+    outputs, _ = unwrap_secrets(dict(registration.state))
+    return Recorded(
+        type=request.type,
+        name=request.name,
+        urn=registration.urn,
+        outputs=outputs,
+        parent=request.parent or None,
+        provider=request.provider.rsplit("::", 1)[0] if request.provider else None,
+        dependencies=tuple(request.dependencies),
+        additional_secret_outputs=tuple(request.additionalSecretOutputs),
+        **specific,
+    )
 
 
 async def _resolve(value: Any) -> Export:
