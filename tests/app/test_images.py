@@ -70,35 +70,30 @@ def test_png_features_are_the_dataset_features(
         np.testing.assert_allclose(features, digits.x[i], atol=tolerance, err_msg=f"digit {i}")
 
 
+def _post_base64_json(client: FlaskClient, pngs: dict[int, bytes]) -> Any:
+    return client.post("/v1/predict", json={"images": [b64(png) for png in pngs.values()]})
+
+
+def _post_multipart(client: FlaskClient, pngs: dict[int, bytes]) -> Any:
+    files = [(io.BytesIO(png), f"{i}.png", "image/png") for i, png in pngs.items()]
+    return client.post("/v1/predict", data={"image": files}, content_type="multipart/form-data")
+
+
+@pytest.mark.parametrize("post", [_post_base64_json, _post_multipart], ids=["json-base64", "multipart"])
 @pytest.mark.parametrize("dark_on_light", [False, True], ids=["white-on-black", "black-on-white"])
 @pytest.mark.parametrize("size", [32, 64])
-def test_png_round_trip_json_base64(
-    client: FlaskClient, digits: Digits, size: int, dark_on_light: bool
+def test_png_round_trip(
+    client: FlaskClient,
+    digits: Digits,
+    size: int,
+    dark_on_light: bool,
+    post: Callable[[FlaskClient, dict[int, bytes]], Any],
 ) -> None:
     indices = np.arange(len(digits.y))[SAMPLES]
-    images = [b64(render_digit(digits.x[i], size=size, dark_on_light=dark_on_light)) for i in indices]
-    got = _labels(client.post("/v1/predict", json={"images": images}))
+    pngs = {i: render_digit(digits.x[i], size=size, dark_on_light=dark_on_light) for i in indices}
+    got = _labels(post(client, pngs))
     assert got == _instance_labels(client, digits.x[indices]), "images and their features predict alike"
     assert np.mean(np.array(got) == digits.y[indices]) >= 0.95, "the images come back with their labels"
-
-
-@pytest.mark.parametrize("dark_on_light", [False, True], ids=["white-on-black", "black-on-white"])
-@pytest.mark.parametrize("size", [32, 64])
-def test_png_round_trip_multipart(
-    client: FlaskClient, digits: Digits, size: int, dark_on_light: bool
-) -> None:
-    indices = np.arange(len(digits.y))[SAMPLES]
-    files = [
-        (
-            io.BytesIO(render_digit(digits.x[i], size=size, dark_on_light=dark_on_light)),
-            f"{i}.png",
-            "image/png",
-        )
-        for i in indices
-    ]
-    got = _labels(client.post("/v1/predict", data={"image": files}, content_type="multipart/form-data"))
-    assert got == _instance_labels(client, digits.x[indices])
-    assert np.mean(np.array(got) == digits.y[indices]) >= 0.95
 
 
 def test_jpeg_round_trip(client: FlaskClient, digits: Digits) -> None:
