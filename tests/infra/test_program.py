@@ -201,6 +201,24 @@ def test_every_role_assignment_names_its_principal_type(stack_run: StackRun) -> 
         assert r.inputs["principalType"] in ("User", "ServicePrincipal", "Group"), r.name
 
 
+@pytest.mark.parametrize(
+    ("resource_type", "role"),
+    [
+        ("azure-native:containerregistry:Registry", ACR_PUSH),  # it pushes the image
+        ("azure-native:storage:StorageAccount", BLOB_CONTRIBUTOR),  # it reads and may publish models
+        ("azure-native:containerservice:ManagedCluster", AKS_RBAC_CLUSTER_ADMIN),  # it deploys the app
+    ],
+)
+def test_the_deploying_identity_gets_its_role_on_what_it_uses(
+    stack_run: StackRun, resource_type: str, role: str
+) -> None:
+    (grant,) = role_assignments(stack_run, role)
+    assert grant.inputs["scope"] == stack_run.one(resource_type).id
+    # No aiapp:deployerObjectId in the stack files: the logged-in client (getClientConfig) is the deployer.
+    assert grant.inputs["principalId"] == harness.CLIENT_OBJECT_ID
+    assert grant.inputs["principalType"] == "User"
+
+
 # -------------------------------------------------------------------------------------------------- ACR
 
 
@@ -224,15 +242,6 @@ def test_registry_lives_in_a_protected_group_of_its_own(stack_run: StackRun) -> 
         r.name for r in stack_run.resources if r.inputs.get("resourceGroupName") == group.outputs["name"]
     ] == [acr.name]
     assert stack_run.reads == []  # the stack's own registry: nothing is read
-
-
-def test_the_deploying_identity_may_push(stack_run: StackRun) -> None:
-    acr = stack_run.one("azure-native:containerregistry:Registry")
-    (push,) = role_assignments(stack_run, ACR_PUSH)
-    assert push.inputs["scope"] == acr.id
-    # No aiapp:deployerObjectId in the stack files: the logged-in client (getClientConfig) is the deployer.
-    assert push.inputs["principalId"] == harness.CLIENT_OBJECT_ID
-    assert push.inputs["principalType"] == "User"
 
 
 # ---------------------------------------------------------------------------------------------- model store
@@ -285,14 +294,6 @@ def test_model_container_is_private(stack_run: StackRun) -> None:
     container = stack_run.one("azure-native:storage:BlobContainer")
     assert container.inputs["publicAccess"] == "None"
     assert container.inputs["containerName"] == "models"
-
-
-def test_the_deploying_identity_may_read_and_write_models(stack_run: StackRun) -> None:
-    account = stack_run.one("azure-native:storage:StorageAccount")
-    (contributor,) = role_assignments(stack_run, BLOB_CONTRIBUTOR)
-    assert contributor.inputs["scope"] == account.id
-    assert contributor.inputs["principalId"] == harness.CLIENT_OBJECT_ID
-    assert contributor.inputs["principalType"] == "User"
 
 
 def test_a_data_scientists_group_may_publish_into_the_container(store_url: str) -> None:
@@ -381,13 +382,6 @@ def test_kubelet_identity_may_pull_from_the_registry(stack_run: StackRun) -> Non
     assert pull.inputs["scope"] == acr.id
     assert pull.inputs["principalId"] == aks.outputs["identityProfile"]["kubeletidentity"]["objectId"]
     assert pull.inputs["principalType"] == "ServicePrincipal"
-
-
-def test_the_deploying_identity_gets_the_aks_rbac_role_it_deploys_with(stack_run: StackRun) -> None:
-    aks = stack_run.one("azure-native:containerservice:ManagedCluster")
-    (admin,) = role_assignments(stack_run, AKS_RBAC_CLUSTER_ADMIN)
-    assert admin.inputs["scope"] == aks.id
-    assert admin.inputs["principalId"] == harness.CLIENT_OBJECT_ID
 
 
 def test_kubernetes_provider_logs_in_with_kubelogin_and_has_a_cluster_identifier(stack_run: StackRun) -> None:
