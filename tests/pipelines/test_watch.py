@@ -72,6 +72,15 @@ def app_and_prometheus(
         yield app, prometheus
 
 
+@pytest.fixture
+def watched(
+    agent: Agent, reference_model_dir: Path, reference_manifest: Manifest, tmp_path: Path
+) -> Iterator[tuple[LiveApp, Path]]:
+    """The real app with a real Prometheus scraping it, and the work dir deploy.sh leaves for their watch."""
+    with app_and_prometheus(reference_model_dir, tmp_path / "prometheus") as (app, prometheus):
+        yield app, prepare(agent, outputs_of(app.url, prometheus.url, reference_manifest))
+
+
 def figures(stdout: str) -> tuple[float, int]:
     """(requests Prometheus counted, own requests sent), from the watch's printed figures."""
     counted = re.search(r"^Prometheus: (\d+) requests of the new build", stdout, re.M)
@@ -81,11 +90,10 @@ def figures(stdout: str) -> tuple[float, int]:
 
 
 def test_a_healthy_build_passes_on_what_prometheus_and_its_own_requests_measured(
-    agent: Agent, reference_model_dir: Path, reference_manifest: Manifest, tmp_path: Path
+    agent: Agent, watched: tuple[LiveApp, Path]
 ) -> None:
-    with app_and_prometheus(reference_model_dir, tmp_path / "prometheus") as (app, prometheus):
-        work = prepare(agent, outputs_of(app.url, prometheus.url, reference_manifest))
-        result = agent.run("watch.sh", "dev", str(work), BUDGET_MINUTES, *FAST)
+    _, work = watched
+    result = agent.run("watch.sh", "dev", str(work), BUDGET_MINUTES, *FAST)
     assert result.returncode == 0, result.stdout + result.stderr
     print(result.stdout)  # the figures, for `pytest -rP`
     verdict = result.stdout.strip().splitlines()[-1]
@@ -112,17 +120,16 @@ def test_a_healthy_build_passes_on_what_prometheus_and_its_own_requests_measured
 
 
 def test_the_target_going_down_during_the_window_fails_the_watch(
-    agent: Agent, reference_model_dir: Path, reference_manifest: Manifest, tmp_path: Path
+    agent: Agent, watched: tuple[LiveApp, Path]
 ) -> None:
-    with app_and_prometheus(reference_model_dir, tmp_path / "prometheus") as (app, prometheus):
-        work = prepare(agent, outputs_of(app.url, prometheus.url, reference_manifest))
-        running = agent.start("watch.sh", "dev", str(work), BUDGET_MINUTES, *FAST)
-        assert running.stdout is not None
-        before = [running.stdout.readline(), running.stdout.readline()]
-        assert "window" in before[1], before  # the window has begun: Prometheus has the new build's samples
-        time.sleep(WINDOW_SECONDS / 2)
-        stop_process(app.process)
-        stdout, stderr = running.communicate(timeout=120)
+    app, work = watched
+    running = agent.start("watch.sh", "dev", str(work), BUDGET_MINUTES, *FAST)
+    assert running.stdout is not None
+    before = [running.stdout.readline(), running.stdout.readline()]
+    assert "window" in before[1], before  # the window has begun: Prometheus has the new build's samples
+    time.sleep(WINDOW_SECONDS / 2)
+    stop_process(app.process)
+    stdout, stderr = running.communicate(timeout=120)
     stdout = "".join(before) + stdout
     assert running.returncode == 1, stdout + stderr
     verdict = stderr.strip().splitlines()[-1]
