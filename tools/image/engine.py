@@ -10,6 +10,7 @@ kernel without overlayfs.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 PLATFORM = "linux/amd64"
 STORAGE_DRIVERS = ("overlay", "vfs")
@@ -48,7 +49,9 @@ class BuildResult:
     log: str
 
 
-class Engine(Protocol):
+class Engine(abc.ABC):
+    """What both engines offer; each says how it starts a build (`build_command`), the rest is shared."""
+
     name: str
 
     def build(
@@ -59,14 +62,23 @@ class Engine(Protocol):
         build_args: Mapping[str, str],
         *,
         no_cache: bool = False,
-    ) -> BuildResult: ...
+    ) -> BuildResult:
+        command = [*self.build_command(no_cache), "-f", str(dockerfile), "-t", tag]
+        return _build([*command, *_arg_flags(build_args), str(context)], tag)
 
+    @abc.abstractmethod
+    def build_command(self, no_cache: bool) -> list[str]: ...
+
+    @abc.abstractmethod
     def inspect(self, reference: str) -> ImageInfo: ...
 
+    @abc.abstractmethod
     def image_ids(self) -> set[str]: ...
 
+    @abc.abstractmethod
     def remove_images(self, ids: Sequence[str]) -> None: ...
 
+    @abc.abstractmethod
     def isolated(self, base: str) -> contextlib.AbstractContextManager[Engine]: ...
 
 
@@ -104,7 +116,7 @@ def _arg_flags(build_args: Mapping[str, str]) -> list[str]:
     return [flag for key, value in sorted(build_args.items()) for flag in ("--build-arg", f"{key}={value}")]
 
 
-class Buildah:
+class Buildah(Engine):
     """buildah on the machine's container storage, or on a private one under `root` (see `isolated`)."""
 
     name = "buildah"
@@ -118,19 +130,9 @@ class Buildah:
         if root is not None:
             self.storage += ["--root", str(root / "root"), "--runroot", str(root / "runroot")]
 
-    def build(
-        self,
-        context: Path,
-        dockerfile: Path,
-        tag: str,
-        build_args: Mapping[str, str],
-        *,
-        no_cache: bool = False,
-    ) -> BuildResult:
+    def build_command(self, no_cache: bool) -> list[str]:
         command = ["buildah", *self.storage, "bud", "--isolation", "chroot", "--layers", "--format", "docker"]
-        command += ["--platform", PLATFORM, *(["--no-cache"] if no_cache else [])]
-        command += ["-f", str(dockerfile), "-t", tag, *_arg_flags(build_args), str(context)]
-        return _build(command, tag)
+        return [*command, "--platform", PLATFORM, *(["--no-cache"] if no_cache else [])]
 
     def inspect(self, reference: str) -> ImageInfo:
         command = ["buildah", *self.storage, "inspect", "--type", "image", reference]
@@ -166,22 +168,11 @@ class Buildah:
             shutil.rmtree(root, ignore_errors=True)
 
 
-class Docker:
+class Docker(Engine):
     name = "docker"
 
-    def build(
-        self,
-        context: Path,
-        dockerfile: Path,
-        tag: str,
-        build_args: Mapping[str, str],
-        *,
-        no_cache: bool = False,
-    ) -> BuildResult:
-        command = ["docker", "build", "--platform", PLATFORM, "-f", str(dockerfile), "-t", tag]
-        command += ["--no-cache"] if no_cache else []
-        command += [*_arg_flags(build_args), str(context)]
-        return _build(command, tag)
+    def build_command(self, no_cache: bool) -> list[str]:
+        return ["docker", "build", "--platform", PLATFORM, *(["--no-cache"] if no_cache else [])]
 
     def inspect(self, reference: str) -> ImageInfo:
         raw = json.loads(_run(["docker", "image", "inspect", reference], what=f"inspecting {reference}"))[0]
