@@ -117,6 +117,13 @@ class Running:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_ready(self, url: str) -> None:
+        """Wait until the app at `url` answers /readyz; else fail the test with the container's output."""
+        try:
+            wait_http(f"{url}/readyz", timeout=START_TIMEOUT_S, proc=self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            pytest.fail(f"the container did not become ready: {exc}\n{self.output()}")
+
 
 def _entrypoint(image: ImageInfo) -> list[str]:
     """Exactly what a container engine would start: Entrypoint + Cmd from the image config."""
@@ -289,10 +296,7 @@ def served(built: Built, digits, tmp_path_factory: pytest.TempPathFactory) -> Se
     env = {"PORT": str(port), "METRICS_PORT": str(metrics_port), "WORKERS": "2"}
     with run_entrypoint(built.image, env, tmp) as running:
         url = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(f"{url}/readyz", timeout=START_TIMEOUT_S, proc=running.process)
-        except (RuntimeError, TimeoutError) as exc:
-            pytest.fail(f"the container did not become ready: {exc}\n{running.output()}")
+        running.wait_ready(url)
         started_s = time.time() - running.started
         instances = _http(f"{url}/v1/predict", {"instances": digits.x[:50].tolist()})
         pictures = [base64.b64encode(_png(_digit_as_picture(x))).decode() for x in digits.x[:10]]

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_http
+from tests.conftest import free_port
 from tests.container.test_image import (  # noqa: F401  (the image fixtures, shared)
     RUN,
-    START_TIMEOUT_S,
     Built,
     base_image,
     built,
@@ -62,10 +61,7 @@ def test_the_image_fetches_the_keys_and_checks_tokens(
         env |= sign_in_env(issuer, keys.url_for("/keys"))
         with run_entrypoint(built.image, env, tmp_path) as running:
             url = f"http://127.0.0.1:{port}"
-            try:
-                wait_http(f"{url}/readyz", timeout=START_TIMEOUT_S, proc=running.process)
-            except (RuntimeError, TimeoutError) as exc:
-                pytest.fail(f"the container did not become ready: {exc}\n{running.output()}")
+            running.wait_ready(url)
             status, body = _predict(url, issuer.token())
             assert status == 200 and len(body["predictions"]) == 1
             status, body = _predict(url, None)
