@@ -68,6 +68,7 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     between tests, where nothing is being parsed."""
     yield
     gc.collect()
+    gc.freeze()  # what survived stays: later collections walk only newer objects (a full one costs ~0.1 s)
 
 
 def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, script: str) -> Path:
