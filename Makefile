@@ -96,7 +96,7 @@ bench: tools model ## serving throughput/latency beside its yardsticks, start ti
 
 test: tools ## the whole suite: model, app, page (in Chromium), image, Pulumi program, pipelines, policies (needs package registries, no Azure)
 	mkdir -p build
-	$(PY) -m pytest --junitxml=build/junit.xml --cov=model --cov=app --cov=infra --cov=policy \
+	$(PY) -m pytest -n 2 --dist loadfile --junitxml=build/junit.xml --cov=model --cov=app --cov=infra --cov=policy \
 	  --cov-report=xml:build/coverage.xml --cov-report=term:skip-covered
 
 lint: venv ## ruff lint and format check

@@ -36,6 +36,7 @@ from tests.conftest import free_port, require_tool, wait_http
 from tools.image.build import build_args
 from tools.image.context import DOCKERFILE, MODEL_SUBDIR, copy_context, touch_app_code
 from tools.image.engine import STORAGE, Buildah, ImageInfo
+from tools.issuer import Issuer, key_server, sign_in_env
 
 pytestmark = pytest.mark.container
 
@@ -515,3 +516,68 @@ def test_healthcheck_fails_when_nothing_serves(built: Built) -> None:
         command = [*RUN, "--env", f"PORT={free_port()}", name, "--", *health[1:]]
         done = subprocess.run(command, capture_output=True, timeout=60)
     assert done.returncode != 0
+
+
+# --- sign-in on ------------------------------------------------------------------------------------------
+# AUTH_* set, the signing keys served from 127.0.0.1 (the container shares the host's network), real tokens
+# from the test issuer: the image fetches the keys, checks tokens with the joserfc and cryptography it
+# carries, and trusts the public roots that Entra ID's HTTPS certificates chain to (without them, no key
+# fetch from login.microsoftonline.com could work).
+
+# Roots that login.microsoftonline.com's certificate chains have used (DigiCert's, Microsoft's own).
+ENTRA_ROOTS = ("DigiCert Global Root G2", "Microsoft RSA Root Certificate Authority 2017")
+
+
+def _predict(url: str, token: str | None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{url}/v1/predict",
+        data=json.dumps({"instances": [[0] * 64]}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_image_fetches_the_keys_and_checks_tokens(
+    built: Built,
+    issuer: Issuer,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with key_server(issuer.jwks()) as keys:
+        env = {"PORT": str(port), "METRICS_PORT": str(free_port()), "WORKERS": "1"}
+        env |= sign_in_env(issuer, keys.url_for("/keys"))
+        with run_entrypoint(built.image, env, tmp_path) as running:
+            url = f"http://127.0.0.1:{port}"
+            running.wait_ready(url)
+            status, body = _predict(url, issuer.token())
+            assert status == 200 and len(body["predictions"]) == 1
+            status, body = _predict(url, None)
+            assert status == 401 and body["error"]["code"] == "unauthenticated"
+            assert _predict(url, issuer.token(roles=()))[0] == 403
+            assert "sign-in on: Entra ID tokens for" in running.output()
+        assert sum(1 for request, _ in keys.log if request.path == "/keys") >= 1  # fetched from inside
+
+
+def test_the_image_trusts_the_roots_entras_certificates_chain_to(built: Built) -> None:
+    probe = (
+        "import json, ssl; cas = ssl.create_default_context().get_ca_certs(); "
+        "print(json.dumps([dict(x[0] for x in c['subject']).get('commonName') for c in cas]))"
+    )
+    with container_of(built.image) as (name, _):
+        done = subprocess.run(
+            [*RUN, name, "--", "/opt/venv/bin/python", "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    roots = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert len(roots) > 100, "the system CA bundle (Debian's ca-certificates) is not in the image"
+    assert set(ENTRA_ROOTS) <= roots
