@@ -56,7 +56,12 @@ node_modules/.installed: package.json package-lock.json
 	.venv-mlserver/bin/pip install -q --disable-pip-version-check -r tools/mlserver/requirements.txt
 	touch $@
 
-tools: venv node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed .venv-mlserver/.installed ## everything the tests run: Azurite, checkov, the kserve SDK, MLServer, buildah, promtool...
+# The tools' own environments, independent of each other: made side by side (their downloads and unpacking
+# overlap) on a fresh machine.
+TOOL_ENVS := node_modules/.installed .venv-checkov/.installed .venv-kserve/.installed .venv-mlserver/.installed
+
+tools: venv ## everything the tests run: Azurite, checkov, the kserve SDK, MLServer, buildah, promtool...
+	@$(MAKE) --no-print-directory -j 4 $(TOOL_ENVS)
 	@missing=$$(for t in $(APT_TOOLS); do \
 	  if [ $$t = chromium ]; then [ -x "$(CHROMIUM_PATH)" ]; else command -v $$t >/dev/null; fi || echo $$t; \
 	done); \
