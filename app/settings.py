@@ -207,13 +207,21 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={value!r} is not a boolean; set {name} to true or false")
 
 
+def is_secure_url(value: object) -> bool:
+    """An https:// URL, or plain http to this machine's loopback (a local key server, the tests)."""
+    parts = urlsplit(value) if isinstance(value, str) else None
+    return (
+        parts is not None
+        and bool(parts.hostname)
+        and (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS))
+    )
+
+
 def _url(env: Mapping[str, str], name: str) -> str | None:
     value = _text(env, name, "")
     if not value:
         return None
-    parts = urlsplit(value)
-    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
-    if not (parts.scheme == "https" or loopback) or not parts.hostname:
+    if not is_secure_url(value):
         raise SettingsError(
             f"{name}={value!r} is not an https:// URL; set {name} to one (plain http only to 127.0.0.1)"
         )

@@ -24,12 +24,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from app.settings import AuthSettings
+from app.settings import AuthSettings, is_secure_url
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +62,6 @@ def fetch_json(url: str) -> Any:
         return json.loads(body)
     except ValueError:
         raise KeyFetchError(f"{url} did not answer JSON") from None
-
-
-def _secure(url: Any) -> bool:
-    parts = urlsplit(url) if isinstance(url, str) else None
-    return parts is not None and (
-        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"))
-    )
 
 
 def parse_jwks(document: Any, url: str) -> dict[str, RSAKey]:
@@ -157,7 +149,7 @@ class SigningKeys:
             found = document.get("issuer") if isinstance(document, Mapping) else None
             raise KeyFetchError(f"{url} names the issuer {found!r}, not AUTH_ISSUER {self._issuer!r}")
         jwks_uri = document.get("jwks_uri")
-        if not _secure(jwks_uri):
+        if not is_secure_url(jwks_uri):
             raise KeyFetchError(f"{url} has no https jwks_uri (found {jwks_uri!r})")
         return str(jwks_uri)
 

@@ -14,6 +14,7 @@ from app.settings import (
     AuthSettings,
     Settings,
     SettingsError,
+    is_secure_url,
     load_settings,
 )
 from tests.conftest import REPO
@@ -192,3 +193,21 @@ def test_bad_sign_in_settings_are_refused(env: dict[str, str], expected: str) ->
         load_settings(env)
     assert str(raised.value).startswith(expected), str(raised.value)
     assert "set " in str(raised.value) or "unset" in str(raised.value), "the message says what to do"
+
+
+@pytest.mark.parametrize(
+    ("url", "secure"),
+    [
+        ("https://login.microsoftonline.com/tenant/discovery/v2.0/keys", True),
+        ("http://127.0.0.1:8080/keys", True),
+        ("http://localhost/keys", True),
+        ("http://[::1]:8080/keys", True),
+        ("http://login.microsoftonline.com/keys", False),
+        ("https://", False),
+        ("ftp://127.0.0.1/keys", False),
+        (None, False),
+    ],
+)
+def test_one_rule_for_a_url_keys_or_tokens_may_come_from(url: object, secure: bool) -> None:
+    """The settings' AUTH_* URLs, and the jwks_uri of an issuer's discovery document (app/signing_keys.py)."""
+    assert is_secure_url(url) is secure
