@@ -51,36 +51,26 @@ def _environ(path: str, body: bytes) -> dict[str, Any]:
 
 def wsgi_request(
     application: WsgiApp, protocol: Protocol, token: Callable[[], str] | None = None
-) -> Callable[[], None]:
+) -> Callable[[], bytes]:
     """One call of the app's WSGI callable with the protocol's request of the digit (and, with `token`, the
-    token it returns as a bearer token), which must answer 200."""
+    token it returns as a bearer token), which must answer 200; it returns the answer's body."""
     statuses: list[str] = []
 
     def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
         statuses.append(status)
 
-    def one() -> None:
+    def one() -> bytes:
         environ = _environ(protocol.path, protocol.body)
         if token is not None:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {token()}"
         response = application(environ, start_response)
-        b"".join(response)
+        answer = b"".join(response)
         getattr(response, "close", lambda: None)()
         if not statuses[-1].startswith("200"):
             raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
+        return answer
 
     return one
-
-
-def answer_of(application: WsgiApp, protocol: Protocol) -> bytes:
-    """The app's 200 answer to the protocol's request of the digit, as bytes."""
-    statuses: list[str] = []
-    response = application(_environ(protocol.path, protocol.body), lambda status, *_: statuses.append(status))
-    answer = b"".join(response)
-    getattr(response, "close", lambda: None)()
-    if not statuses[-1].startswith("200"):
-        raise SystemExit(f"bench.inprocess: the app answered {statuses[-1]} to {protocol.path}")
-    return answer
 
 
 def time_requests(
@@ -91,20 +81,22 @@ def time_requests(
     return time_interleaved(calls, runs, warmup)
 
 
-def app_answer(model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 120) -> bytes:
-    """The app's answer to the digit on /v1, from a fresh process (what the ceiling server answers)."""
-    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--answer"]
+def _in_fresh_process(args: list[str], env: dict[str, str], repo: Path, timeout_s: float) -> Any:
+    """Run this module in a fresh process (the benchmark's own must not load the app): its last JSON line."""
+    command = f"`python -m bench.inprocess{' --answer' if '--answer' in args else ''}`"
+    argv = [sys.executable, "-m", "bench.inprocess", *args]
     try:
         done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        raise BenchError(
-            f"`python -m bench.inprocess --answer` did not finish within {timeout_s:.0f} s"
-        ) from None
+        raise BenchError(f"{command} did not finish within {timeout_s:.0f} s") from None
     if done.returncode != 0:
-        raise BenchError(
-            f"`python -m bench.inprocess --answer` failed (exit {done.returncode}): {done.stderr.strip()}"
-        )
-    return str(json.loads(done.stdout.strip().splitlines()[-1])).encode()
+        raise BenchError(f"{command} failed (exit {done.returncode}): {done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def app_answer(model_dir: Path, env: dict[str, str], repo: Path, timeout_s: float = 120) -> bytes:
+    """The app's answer to the digit on /v1, from a fresh process (what the ceiling server answers)."""
+    return str(_in_fresh_process(["--model-dir", str(model_dir), "--answer"], env, repo, timeout_s)).encode()
 
 
 def app_time_inprocess(
@@ -115,19 +107,10 @@ def app_time_inprocess(
     protocols: str = "v1",
     sign_in: bool = False,
 ) -> dict[str, Any]:
-    """Run this module in a fresh process (the benchmark's own must not load the app) and read its figures:
-    by protocol name, for the comma-separated `protocols`; with `sign_in`, bench.signin.time_sign_in's."""
-    argv = [sys.executable, "-m", "bench.inprocess", "--model-dir", str(model_dir), "--protocols", protocols]
-    argv += ["--sign-in"] if sign_in else []
-    try:
-        done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"`python -m bench.inprocess` did not finish within {timeout_s:.0f} s") from None
-    if done.returncode != 0:
-        raise BenchError(
-            f"`python -m bench.inprocess` failed (exit {done.returncode}): {done.stderr.strip()}"
-        )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    """This module's figures from a fresh process: by protocol name, for the comma-separated `protocols`;
+    with `sign_in`, bench.signin.time_sign_in's."""
+    args = ["--model-dir", str(model_dir), "--protocols", protocols, *(["--sign-in"] if sign_in else [])]
+    return dict(_in_fresh_process(args, env, repo, timeout_s))
 
 
 def main() -> None:
@@ -157,7 +140,7 @@ def main() -> None:
 
         asked = protocols(reference_digit(), verify_model_dir(options.model_dir).name)
         if options.answer:
-            print(json.dumps(answer_of(application, asked["v1"]).decode()))
+            print(json.dumps(wsgi_request(application, asked["v1"])().decode()))
             return
         chosen = [asked[name] for name in options.protocols.split(",")]
         print(json.dumps(time_requests(application, chosen, options.runs, warmup=500)))
